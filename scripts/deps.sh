@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages shopmq needs to build, test and run, but
+# only the ones that are missing: a second run is a dpkg-query and nothing
+# else. Uses sudo when not root. CI=true (or no terminal) = non-interactive.
+set -euo pipefail
+
+PACKAGES=(
+    # build
+    gcc make cmake pkg-config git ca-certificates
+    # libraries (pkg-config modules in CMakeLists.txt)
+    libzmq3-dev libczmq-dev libmicrohttpd-dev libpq-dev libhiredis-dev libjansson-dev
+    libcmocka-dev
+    # the dev stack and the integration tests
+    # (bookworm: postgresql-15 includes contrib, i.e. pg_stat_statements and pg_trgm;
+    # postgresql-contrib-15 is only a virtual name dpkg-query cannot see)
+    postgresql-15 postgresql-client-15 redis-server
+    # scripts, benchmarks, troubleshooting
+    curl jq wrk procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == installed ]] || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+echo "deps: installing missing Debian packages: ${missing[*]}" >&2
+SUDO=()
+if ((EUID != 0)); then
+    if ! command -v sudo >/dev/null; then
+        echo "deps: not root and sudo is not installed; as root run:" >&2
+        echo "  apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+    SUDO=(sudo)
+fi
+
+APT_OPTS=()
+if [[ "${CI:-}" == true || ! -t 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    APT_OPTS=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+fi
+# Without fresh lists a clean machine cannot find anything; refresh once.
+"${SUDO[@]}" env DEBIAN_FRONTEND="${DEBIAN_FRONTEND:-}" apt-get update -q
+"${SUDO[@]}" env DEBIAN_FRONTEND="${DEBIAN_FRONTEND:-}" \
+    apt-get install --no-install-recommends "${APT_OPTS[@]}" "${missing[@]}"
