@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages shopmq needs to build, test and run, but
 # only the ones that are missing: a second run is a dpkg-query and nothing
 # else. Uses sudo when not root. CI=true (or no terminal) = non-interactive.
+# `scripts/deps.sh --list` prints the package list (used by .ci/run).
 set -euo pipefail
 
 PACKAGES=(
@@ -17,6 +18,11 @@ PACKAGES=(
     # scripts, benchmarks, troubleshooting
     curl jq wrk procps iproute2
 )
+
+if [[ "${1:-}" == --list ]]; then
+    printf '%s\n' "${PACKAGES[@]}"
+    exit 0
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
