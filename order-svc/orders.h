@@ -1,0 +1,26 @@
+/* order-svc's request handlers: orders.create, orders.list, orders.get,
+ * orders.status. The app object owns the PostgreSQL pool and the counters
+ * reported in the worker heartbeat. */
+#ifndef ORDERS_H
+#define ORDERS_H
+
+#include <jansson.h>
+
+#include "config.h"
+#include "outbox_relay.h"
+#include "worker.h"
+
+typedef struct orders orders_t;
+
+/* relay may be NULL (tests); it is poked after every commit that wrote an
+ * outbox row, and is borrowed: the caller destroys it after the app. */
+orders_t *orders_new(const config_t *cfg, outbox_relay_t *relay);
+void orders_destroy(orders_t **self_p);
+
+/* Route table for worker_run; handlers take the orders_t as app. */
+extern const svc_route_t orders_routes[];
+
+/* Heartbeat status: {"database": bool, "metrics": {...}}. Thread-safe. */
+void orders_status(void *app, json_t *out);
+
+#endif
