@@ -250,7 +250,9 @@ static void on_redis_gone(void *arg)
     self->stats.redis_up = false;
     if (self->destroying)
         return;
-    redis_outage(self, self->last_error[0] ? self->last_error : "connection lost");
+    redis_outage(self, self->last_error[0] ? self->last_error
+                       : self->ra.error[0]  ? self->ra.error
+                                            : "connection closed");
     self->state = RL_DOWN;
     self->reconnect_at = clock_mono_ms() + self->backoff_ms;
     self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;

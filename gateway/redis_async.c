@@ -140,6 +140,8 @@ static void ev_del_write(void *p)
 static void ev_cleanup(void *p)
 {
     redis_async_t *self = p;
+    snprintf(self->error, sizeof self->error, "%s",
+             self->ac && self->ac->err && self->ac->errstr ? self->ac->errstr : "");
     self->ac = NULL;
     self->reading = self->writing = false;
     if (self->on_cleanup)

@@ -26,6 +26,7 @@ int redis_async_url_parse(const char *url, redis_url_t *out, char *err, size_t e
 typedef struct {
     redisAsyncContext *ac; /* NULL once hiredis has freed the context */
     bool reading, writing;
+    char error[128]; /* hiredis's error text when the context went away */
     void (*on_cleanup)(void *arg); /* hiredis is about to free ac */
     void *arg;
 } redis_async_t;

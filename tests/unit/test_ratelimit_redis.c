@@ -1,0 +1,428 @@
+/* ratelimit_t against a real, private redis-server driven the way the
+ * gateway drives it (zmq_poll on its poll items and timeout): the Lua
+ * sliding log, NOSCRIPT recovery, a stalled Redis answered locally within
+ * the deadline (late replies ignored, every callback exactly once), a dead
+ * Redis, and recovery. Skipped when redis-server is not installed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "ratelimit.h"
+
+static pid_t redis_pid = -1;
+static int redis_port;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sin;
+    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+static redisContext *redis_sync(void)
+{
+    struct timeval tv = {.tv_sec = 1};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+    if (c && c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    if (c) {
+        redisReply *r = redisCommand(c, "SELECT 3"); /* the limiter's db, see make_config */
+        if (r)
+            freeReplyObject(r);
+    }
+    return c;
+}
+
+static long long redis_int(const char *fmt, const char *arg)
+{
+    redisContext *c = redis_sync();
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, fmt, arg);
+    assert_non_null(r);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+static void redis_cmd(const char *cmd)
+{
+    redisContext *c = redis_sync();
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, cmd);
+    assert_non_null(r);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+static int redis_start(void)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", redis_port);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        int devnull = open("/dev/null", 1);
+        dup2(devnull, 1);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        redisContext *c = redis_sync();
+        if (c) {
+            redisFree(c);
+            return 0;
+        }
+        int st;
+        if (waitpid(redis_pid, &st, WNOHANG) == redis_pid) {
+            redis_pid = -1;
+            return -1;
+        }
+        usleep(20000);
+    }
+    return -1;
+}
+
+static void redis_kill(void)
+{
+    if (redis_pid > 0) {
+        kill(redis_pid, SIGKILL);
+        waitpid(redis_pid, NULL, 0);
+        redis_pid = -1;
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    log_init("test", "error");
+    redis_port = free_port();
+    if (redis_start() != 0) {
+        print_message("redis-server not available: skipping\n");
+        return 0;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (redis_pid > 0)
+        kill(redis_pid, SIGCONT);
+    redis_kill();
+    return 0;
+}
+
+/* ---- a miniature gateway loop ---- */
+
+typedef struct {
+    int calls;
+    ratelimit_result_t res;
+} answer_t;
+
+static void on_answer(void *arg, const ratelimit_result_t *res)
+{
+    answer_t *a = arg;
+    a->calls++;
+    a->res = *res;
+}
+
+static void pump(ratelimit_t *rl, int ms)
+{
+    int64_t end = clock_mono_ms() + ms;
+    for (int64_t now = clock_mono_ms(); now < end; now = clock_mono_ms()) {
+        zmq_pollitem_t items[2];
+        int n = ratelimit_pollitems(rl, items, 2);
+        long t = ratelimit_next_timeout_ms(rl);
+        if (t < 0 || t > end - now)
+            t = (long)(end - now);
+        zmq_poll(items, n, t);
+        ratelimit_process(rl, items, n);
+        if (ratelimit_next_timeout_ms(rl) == 0)
+            ratelimit_timeout(rl);
+    }
+}
+
+static bool redis_up(ratelimit_t *rl)
+{
+    ratelimit_stats_t st;
+    ratelimit_stats(rl, &st);
+    return st.redis_up;
+}
+
+static bool pump_until_up(ratelimit_t *rl, bool want, int ms)
+{
+    for (int waited = 0; waited < ms && redis_up(rl) != want; waited += 10)
+        pump(rl, 10);
+    return redis_up(rl) == want;
+}
+
+/* Checks one request and waits for its answer if pending. */
+static ratelimit_result_t check(ratelimit_t *rl, const char *ip, int *pending)
+{
+    answer_t a = {0};
+    ratelimit_result_t res;
+    if (ratelimit_check(rl, ip, &res, on_answer, &a) == RATELIMIT_DONE) {
+        *pending = 0;
+        return res;
+    }
+    *pending = 1;
+    for (int i = 0; i < 500 && a.calls == 0; i++)
+        pump(rl, 2);
+    assert_int_equal(a.calls, 1);
+    pump(rl, 5); /* nothing calls it twice */
+    assert_int_equal(a.calls, 1);
+    return a.res;
+}
+
+static config_t make_config(int max, int window_s)
+{
+    config_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "redis://127.0.0.1:%d/3", redis_port);
+    cfg.redis_enabled = true;
+    cfg.redis_timeout_ms = 100;
+    cfg.rate_limit_max = max;
+    cfg.rate_limit_window = window_s;
+    return cfg;
+}
+
+static void test_sliding_log_in_redis(void **state)
+{
+    (void)state;
+    if (redis_pid < 0)
+        skip();
+    config_t cfg = make_config(5, 2);
+    ratelimit_t *rl = ratelimit_new(&cfg);
+    assert_non_null(rl);
+    assert_true(ratelimit_enabled(rl));
+    assert_true(pump_until_up(rl, true, 2000));
+
+    long now_s = (long)(clock_wall_ms() / 1000);
+    int pending;
+    for (int i = 0; i < 5; i++) {
+        ratelimit_result_t r = check(rl, "192.0.2.1", &pending);
+        assert_int_equal(pending, 1);
+        assert_true(r.allowed);
+        assert_int_equal(r.limit, 5);
+        assert_int_equal(r.remaining, 4 - i);
+        assert_true(r.reset_s >= now_s + 1 && r.reset_s <= now_s + 3);
+    }
+    ratelimit_result_t r = check(rl, "192.0.2.1", &pending);
+    assert_int_equal(pending, 1);
+    assert_false(r.allowed);
+    assert_int_equal(r.remaining, 0);
+    assert_true(r.retry_after_s >= 1 && r.retry_after_s <= 2);
+    /* Denied requests are not logged in the set; it expires with the window. */
+    assert_int_equal(redis_int("ZCARD %s", "rl:192.0.2.1"), 5);
+    long long ttl = redis_int("PTTL %s", "rl:192.0.2.1");
+    assert_true(ttl > 0 && ttl <= 2000);
+
+    /* Other IPs are independent; many in flight at once all come back. */
+    answer_t a[50] = {{0}};
+    for (int i = 0; i < 50; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "198.51.100.%d", i % 10);
+        ratelimit_result_t res;
+        assert_int_equal(ratelimit_check(rl, ip, &res, on_answer, &a[i]), RATELIMIT_PENDING);
+    }
+    pump(rl, 200);
+    int allowed = 0;
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(a[i].calls, 1);
+        allowed += a[i].res.allowed;
+    }
+    assert_int_equal(allowed, 50); /* 5 each */
+
+    /* The window slides: after it, the IP is allowed again. */
+    pump(rl, 2100);
+    r = check(rl, "192.0.2.1", &pending);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining, 4);
+
+    /* A flushed script cache (Redis restart, SCRIPT FLUSH) costs nothing. */
+    redis_cmd("SCRIPT FLUSH");
+    r = check(rl, "192.0.2.1", &pending);
+    assert_int_equal(pending, 1);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining, 3);
+    r = check(rl, "192.0.2.1", &pending);
+    assert_int_equal(r.remaining, 2);
+    ratelimit_stats_t st;
+    ratelimit_stats(rl, &st);
+    assert_int_equal(st.redis_errors, 0);
+    assert_int_equal(st.local_decisions, 0);
+    assert_true(st.redis_up);
+    assert_int_equal(st.rejected, 1);
+    ratelimit_destroy(&rl);
+    assert_null(rl);
+}
+
+/* Two limiters (two gateways) sharing Redis share one budget. */
+static void test_shared_budget(void **state)
+{
+    (void)state;
+    if (redis_pid < 0)
+        skip();
+    config_t cfg = make_config(4, 5);
+    ratelimit_t *a = ratelimit_new(&cfg), *b = ratelimit_new(&cfg);
+    assert_true(pump_until_up(a, true, 2000));
+    assert_true(pump_until_up(b, true, 2000));
+    int pending, allowed = 0;
+    for (int i = 0; i < 8; i++) {
+        ratelimit_result_t r = check(i % 2 ? a : b, "203.0.113.50", &pending);
+        allowed += r.allowed;
+    }
+    assert_int_equal(allowed, 4);
+    ratelimit_destroy(&a);
+    ratelimit_destroy(&b);
+}
+
+/* A stalled Redis: the check is answered locally at its deadline, the
+ * limiter stays local (no waiting) until Redis answers again, and the late
+ * reply changes nothing. Then a dead Redis, and one that comes back. */
+static void test_outage_falls_back_locally(void **state)
+{
+    (void)state;
+    if (redis_pid < 0)
+        skip();
+    config_t cfg = make_config(3, 10);
+    ratelimit_t *rl = ratelimit_new(&cfg);
+    assert_true(pump_until_up(rl, true, 2000));
+    int pending;
+    for (int i = 0; i < 3; i++)
+        assert_true(check(rl, "192.0.2.77", &pending).allowed);
+
+    kill(redis_pid, SIGSTOP);
+    answer_t a = {0};
+    ratelimit_result_t res;
+    int64_t t0 = clock_mono_ms();
+    assert_int_equal(ratelimit_check(rl, "192.0.2.77", &res, on_answer, &a), RATELIMIT_PENDING);
+    while (a.calls == 0 && clock_mono_ms() - t0 < 1000)
+        pump(rl, 5);
+    int64_t took = clock_mono_ms() - t0;
+    assert_int_equal(a.calls, 1);
+    assert_true(took >= 90 && took < 300);
+    /* Redis had allowed 3: the local window knows, so the limit holds. */
+    assert_false(a.res.allowed);
+    assert_false(redis_up(rl));
+    /* While down, answers are immediate. */
+    ratelimit_result_t r = check(rl, "192.0.2.77", &pending);
+    assert_int_equal(pending, 0);
+    assert_false(r.allowed);
+    r = check(rl, "192.0.2.78", &pending);
+    assert_int_equal(pending, 0);
+    assert_true(r.allowed);
+
+    kill(redis_pid, SIGCONT);
+    assert_true(pump_until_up(rl, true, 8000));
+    pump(rl, 50);
+    assert_int_equal(a.calls, 1); /* the late reply was ignored */
+
+    redis_kill();
+    r = check(rl, "192.0.2.79", &pending);
+    assert_true(r.allowed); /* never fails closed */
+    assert_true(pump_until_up(rl, false, 1000));
+    for (int i = 0; i < 5; i++) {
+        r = check(rl, "192.0.2.80", &pending);
+        assert_int_equal(pending, 0);
+        assert_int_equal(r.allowed, i < 3);
+    }
+    assert_int_equal(redis_start(), 0);
+    assert_true(pump_until_up(rl, true, 8000));
+    r = check(rl, "192.0.2.81", &pending);
+    assert_int_equal(pending, 1);
+    assert_true(r.allowed);
+    ratelimit_stats_t st;
+    ratelimit_stats(rl, &st);
+    assert_true(st.local_decisions >= 7);
+    ratelimit_destroy(&rl);
+}
+
+/* Pending checks when the limiter is destroyed are dropped quietly. */
+static void test_destroy_with_pending(void **state)
+{
+    (void)state;
+    if (redis_pid < 0)
+        skip();
+    config_t cfg = make_config(3, 10);
+    ratelimit_t *rl = ratelimit_new(&cfg);
+    assert_true(pump_until_up(rl, true, 2000));
+    answer_t a = {0};
+    ratelimit_result_t res;
+    assert_int_equal(ratelimit_check(rl, "192.0.2.90", &res, on_answer, &a), RATELIMIT_PENDING);
+    ratelimit_destroy(&rl);
+    assert_int_equal(a.calls, 0);
+}
+
+static void test_disabled_and_local_only(void **state)
+{
+    (void)state;
+    config_t cfg = make_config(0, 60);
+    ratelimit_t *rl = ratelimit_new(&cfg);
+    assert_non_null(rl);
+    assert_false(ratelimit_enabled(rl));
+    zmq_pollitem_t items[1];
+    assert_int_equal(ratelimit_pollitems(rl, items, 1), 0);
+    assert_int_equal(ratelimit_next_timeout_ms(rl), -1);
+    ratelimit_destroy(&rl);
+
+    cfg = make_config(2, 60);
+    cfg.redis_enabled = false;
+    rl = ratelimit_new(&cfg);
+    assert_true(ratelimit_enabled(rl));
+    assert_int_equal(ratelimit_pollitems(rl, items, 1), 0);
+    int pending;
+    assert_true(check(rl, "10.0.0.1", &pending).allowed);
+    assert_int_equal(pending, 0);
+    assert_true(check(rl, "10.0.0.1", &pending).allowed);
+    ratelimit_result_t r = check(rl, "10.0.0.1", &pending);
+    assert_false(r.allowed);
+    assert_true(r.retry_after_s >= 1 && r.retry_after_s <= 120);
+    ratelimit_destroy(&rl);
+
+    cfg = make_config(2, 60);
+    snprintf(cfg.redis_url, sizeof cfg.redis_url, "http://nope");
+    assert_null(ratelimit_new(&cfg));
+    cfg = make_config(-1, 60);
+    assert_null(ratelimit_new(&cfg));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_disabled_and_local_only),
+        cmocka_unit_test(test_sliding_log_in_redis),
+        cmocka_unit_test(test_shared_budget),
+        cmocka_unit_test(test_destroy_with_pending),
+        cmocka_unit_test(test_outage_falls_back_locally),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
