@@ -36,6 +36,21 @@ int harness_redis_port(harness_t *self);
 const char *harness_events_pub_endpoint(harness_t *self);
 /* Where a test's own worker connects (the broker's ROUTER). */
 const char *harness_broker_endpoint(harness_t *self);
+/* Where a test's own event subscriber connects (the broker's XPUB). */
+const char *harness_events_sub_endpoint(harness_t *self);
+/* The run's temporary directory (logs are <dir>/<proc>.log). */
+const char *harness_dir(harness_t *self);
+/* Path of a process's log file (stdout+stderr), or NULL for an unknown name. */
+const char *harness_log_path(harness_t *self, const char *proc);
+/* Whether SHOPMQ_BIN_DIR holds the program ("gateway", "catalog-svc", ...),
+ * so a test can skip() what has not been built. */
+bool harness_program_exists(const char *program);
+/* Starts one more process of a program from SHOPMQ_BIN_DIR (a second
+ * gateway, another replica) under a new name, with the stack's environment
+ * plus env ("KEY=VALUE", NULL-terminated, may be NULL; later wins). The name
+ * then works with harness_pid/kill/restart. Returns the pid or -1. */
+pid_t harness_spawn(harness_t *self, const char *name, const char *program,
+                    const char *const *env);
 
 /* Processes by name: "broker", "gateway", "catalog-svc", "order-svc",
  * "customer-svc", "redis", "postgres". */
@@ -50,7 +65,9 @@ int harness_wait_workers(harness_t *self, const char *service, int n, int timeou
 
 /* SQL straight to the database (for checking that nothing changed).
  * harness_sql_value returns the first column of the first row, malloc'd,
- * or NULL. harness_sql_exec returns 0 on success. */
+ * or NULL. harness_sql_long returns -1 when there is no value. The
+ * connection is reopened after a PostgreSQL restart. harness_sql_exec
+ * returns 0 on success. Errors are printed on stderr. */
 char *harness_sql_value(harness_t *self, const char *sql);
 long harness_sql_long(harness_t *self, const char *sql);
 int harness_sql_exec(harness_t *self, const char *sql);
@@ -71,6 +88,10 @@ int http_request(harness_t *self, const char *method, const char *path, const ch
 /* Same against an explicit port (e.g. a second gateway). */
 int http_request_port(int port, const char *method, const char *path, const char *body,
                       size_t body_len, const char *const *headers, http_resp_t *out);
+/* Same with a timeout other than 30 s. */
+int http_request_timeout(int port, const char *method, const char *path, const char *body,
+                         size_t body_len, const char *const *headers, int timeout_ms,
+                         http_resp_t *out);
 /* Value of a response header (case-insensitive name), malloc'd, or NULL. */
 char *http_header(const http_resp_t *resp, const char *name);
 void http_resp_clear(http_resp_t *resp);
