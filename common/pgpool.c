@@ -116,6 +116,13 @@ static const char *one_line(const char *msg, char *buf, size_t cap)
     return buf;
 }
 
+/* libpq prints server notices as plain text on stderr; keep the log JSON. */
+static void notice_to_log(void *arg, const char *message)
+{
+    char line[512];
+    log_debug(NULL, "postgres notice: %s", one_line(message, line, sizeof(line)));
+}
+
 /* Opens a connection and prepares every statement; NULL on failure. */
 static PGconn *conn_open(pgpool_t *self)
 {
@@ -135,6 +142,7 @@ static PGconn *conn_open(pgpool_t *self)
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, notice_to_log, NULL);
     for (const pgpool_stmt_t *st = self->stmts; st && st->name; st++) {
         PGresult *res = PQprepare(conn, st->name, st->sql, 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
