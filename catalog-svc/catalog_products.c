@@ -1,0 +1,321 @@
+/* catalog_products: the products.* ops of API.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog_app.h"
+#include "catalog_query.h"
+#include "catalog_sql.h"
+#include "log.h"
+#include "validate.h"
+
+#define NOT_FOUND "Product not found"
+#define DESCRIPTION_MAX (1024 * 1024)
+
+/* ---- reads ---- */
+
+/* Detail through product:{id}: version-guarded fills, negative caching of
+ * 404s, single-flight on misses. */
+static void product_read(catalog_app_t *app, const svc_request_t *req, svc_reply_t *rep,
+                         const char *id)
+{
+    char *json = NULL;
+    uint64_t pgen = 0;
+    catalog_cache_rc_t crc = catalog_cache_product_get(app->cache, id, &json, &pgen);
+    if (crc == CATALOG_CACHE_HIT) {
+        svc_reply_raw(rep, 200, json);
+        return;
+    }
+    if (crc == CATALOG_CACHE_NEGATIVE) {
+        svc_reply_detail(rep, 404, NOT_FOUND);
+        return;
+    }
+    int status = 0;
+    char *body = NULL;
+    catalog_flight_call_t *call = NULL;
+    int role = CATALOG_FLIGHT_TIMEOUT;
+    if (app->flight) {
+        char key[128];
+        snprintf(key, sizeof key, "product:%llu:%llu:%s",
+                 (unsigned long long)catalog_cache_epoch(app->cache), (unsigned long long)pgen,
+                 id);
+        role = catalog_flight_join(app->flight, key, CATALOG_FLIGHT_WAIT_MS, &call, &status,
+                                   &body);
+    }
+    if (role != CATALOG_FLIGHT_SHARED) {
+        const char *values[] = {id};
+        catalog_sql_result_t res;
+        int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_GET, 1, values, true,
+                                 &res);
+        if (rc == CATALOG_SQL_OK) {
+            status = 200;
+            body = res.json;
+            res.json = NULL;
+        } else if (rc == CATALOG_SQL_EMPTY) {
+            status = 404;
+            body = v_detail_body(NOT_FOUND);
+        } else {
+            status = rc == CATALOG_SQL_UNAVAILABLE ? 503 : 500;
+            body = v_detail_body(status == 503 ? "Database unavailable" : "Internal server error");
+        }
+        if (crc == CATALOG_CACHE_MISS && (status == 200 || status == 404))
+            catalog_cache_product_put(app->cache, id, pgen, res.version,
+                                      status == 200 ? body : NULL);
+        catalog_sql_result_clear(&res);
+        if (role == CATALOG_FLIGHT_LEADER)
+            catalog_flight_finish(app->flight, call, status, body);
+    }
+    if (!body) {
+        svc_reply_detail(rep, 500, "Internal server error");
+        return;
+    }
+    svc_reply_raw(rep, status, body);
+}
+
+void catalog_products_get(void *arg, const svc_request_t *req, svc_reply_t *rep)
+{
+    catalog_app_t *app = arg;
+    atomic_fetch_add(&app->requests, 1);
+    char id[37];
+    if (!catalog_path_id(req, id)) { /* malformed: not found, no query */
+        svc_reply_detail(rep, 404, NOT_FOUND);
+        return;
+    }
+    product_read(app, req, rep, id);
+}
+
+void catalog_products_list(void *arg, const svc_request_t *req, svc_reply_t *rep)
+{
+    catalog_app_t *app = arg;
+    atomic_fetch_add(&app->requests, 1);
+    json_t *errs = json_array();
+    catalog_list_query_t *q = malloc(sizeof *q);
+    if (!errs || !q) {
+        json_decref(errs);
+        free(q);
+        svc_reply_detail(rep, 500, "Internal server error");
+        return;
+    }
+    if (!catalog_list_query_parse(req->query, q, errs)) {
+        svc_reply_errors(rep, errs);
+    } else {
+        catalog_list_bufs_t bufs;
+        const char *values[8];
+        int variant;
+        int n = catalog_list_query_params(q, &bufs, &variant, values);
+        char key[2048];
+        if (catalog_list_query_key(q, key, sizeof key) < 0)
+            key[0] = '\0';
+        catalog_cached_read(app, req, rep, "plist", key, true, catalog_sql_list_name(variant), n,
+                            values, NULL);
+    }
+    json_decref(errs);
+    free(q);
+}
+
+/* ---- writes ---- */
+
+/* After a committed write: the new JSON goes to the cache at once (so the
+ * next read, on any replica, sees it) and every list is invalidated. */
+static void written(catalog_app_t *app, const catalog_sql_result_t *res)
+{
+    json_t *doc = json_loads(res->json, 0, NULL);
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    if (id)
+        catalog_cache_product_written(app->cache, id, res->version, res->json);
+    else
+        catalog_cache_invalidate_all(app->cache); /* cannot happen; be safe */
+    json_decref(doc);
+}
+
+/* Maps a constraint violation of a product write to API.md's answers. */
+static void product_constraint_reply(svc_reply_t *rep, const catalog_sql_result_t *res)
+{
+    json_t *errs = json_array();
+    if (strcmp(res->constraint, "products_sku_key") == 0) {
+        svc_reply_detail(rep, 409, "Product with this SKU already exists");
+    } else if (strcmp(res->constraint, "products_category_id_fkey") == 0) {
+        v_error(errs, "body", "category_id", "Category not found", "value_error");
+        svc_reply_errors(rep, errs);
+    } else if (strcmp(res->constraint, "products_price_check") == 0) {
+        v_error(errs, "body", "price", "must be greater than 0", "value_error");
+        svc_reply_errors(rep, errs);
+    } else if (strcmp(res->constraint, "products_stock_check") == 0) {
+        v_error(errs, "body", "stock", "must be greater than or equal to 0", "value_error");
+        svc_reply_errors(rep, errs);
+    } else {
+        log_warn(NULL, "unexpected constraint violation %s (%s)", res->constraint, res->sqlstate);
+        svc_reply_detail(rep, 409, "Conflict");
+    }
+    json_decref(errs);
+}
+
+/* JSON null for a field that cannot be null means "not given". */
+static void drop_nulls(json_t *obj, const char *const *fields)
+{
+    for (int i = 0; fields[i]; i++) {
+        json_t *v = json_object_get(obj, fields[i]);
+        if (v && json_is_null(v))
+            json_object_del(obj, fields[i]);
+    }
+}
+
+/* An optional string that, when given, must not be empty. */
+static bool nonempty(json_t *obj, const char *field, size_t max, const char **out, bool *present,
+                     json_t *errs)
+{
+    if (!v_string(obj, field, false, max, out, present, errs))
+        return false;
+    if (*present && (*out)[0] == '\0') {
+        v_error(errs, "body", field, "String should have at least 1 character", "string_too_short");
+        return false;
+    }
+    return true;
+}
+
+void catalog_products_create(void *arg, const svc_request_t *req, svc_reply_t *rep)
+{
+    catalog_app_t *app = arg;
+    atomic_fetch_add(&app->requests, 1);
+    json_t *errs = json_array();
+    json_t *obj = v_parse_object(req->body, req->body_len, errs);
+    if (!obj) {
+        svc_reply_errors(rep, errs);
+        json_decref(errs);
+        return;
+    }
+    static const char *const nullable_defaults[] = {"description", "stock", NULL};
+    drop_nulls(obj, nullable_defaults);
+    const char *name = NULL, *descr = "", *sku = NULL, *cat = NULL;
+    char price[32];
+    int64_t stock = 0;
+    bool ok = true;
+    ok &= v_string(obj, "name", true, 200, &name, NULL, errs);
+    ok &= v_string(obj, "description", false, DESCRIPTION_MAX, &descr, NULL, errs);
+    ok &= v_money(obj, "price", true, false, price, NULL, errs);
+    ok &= v_int(obj, "stock", false, 0, INT32_MAX, &stock, NULL, errs);
+    ok &= v_string(obj, "sku", true, 50, &sku, NULL, errs);
+    ok &= v_uuid(obj, "category_id", false, true, &cat, NULL, errs);
+    if (!ok) {
+        svc_reply_errors(rep, errs);
+        goto done;
+    }
+    char stock_s[24], cat_s[37];
+    snprintf(stock_s, sizeof stock_s, "%lld", (long long)stock);
+    if (cat && !catalog_uuid_normalize(cat, cat_s))
+        cat = NULL;
+    const char *values[] = {name, descr, price, stock_s, sku, cat ? cat_s : NULL};
+    catalog_sql_result_t res;
+    int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_CREATE, 6, values, false,
+                             &res);
+    if (rc == CATALOG_SQL_OK) {
+        written(app, &res);
+        svc_reply_raw(rep, 201, res.json);
+        res.json = NULL;
+    } else if (rc == CATALOG_SQL_CONSTRAINT) {
+        product_constraint_reply(rep, &res);
+    } else {
+        catalog_reply_db_error(rep, rc);
+    }
+    catalog_sql_result_clear(&res);
+done:
+    json_decref(obj);
+    json_decref(errs);
+}
+
+void catalog_products_update(void *arg, const svc_request_t *req, svc_reply_t *rep)
+{
+    catalog_app_t *app = arg;
+    atomic_fetch_add(&app->requests, 1);
+    char id[37];
+    if (!catalog_path_id(req, id)) {
+        svc_reply_detail(rep, 404, NOT_FOUND);
+        return;
+    }
+    json_t *errs = json_array();
+    json_t *obj = v_parse_object(req->body, req->body_len, errs);
+    if (!obj) {
+        svc_reply_errors(rep, errs);
+        json_decref(errs);
+        return;
+    }
+    static const char *const not_nullable[] = {"name", "description", "price", "stock",
+                                               "is_active", NULL};
+    drop_nulls(obj, not_nullable);
+    const char *name = NULL, *descr = NULL, *cat = NULL;
+    char price[32];
+    int64_t stock = 0;
+    bool active = true;
+    bool has_name = false, has_descr = false, has_price = false, has_stock = false,
+         has_cat = false, has_active = false;
+    bool ok = true;
+    ok &= nonempty(obj, "name", 200, &name, &has_name, errs);
+    ok &= v_string(obj, "description", false, DESCRIPTION_MAX, &descr, &has_descr, errs);
+    ok &= v_money(obj, "price", false, false, price, &has_price, errs);
+    ok &= v_int(obj, "stock", false, 0, INT32_MAX, &stock, &has_stock, errs);
+    ok &= v_uuid(obj, "category_id", false, true, &cat, &has_cat, errs);
+    ok &= v_bool(obj, "is_active", false, &active, &has_active, errs);
+    if (!ok) {
+        svc_reply_errors(rep, errs);
+        goto done;
+    }
+    if (!has_name && !has_descr && !has_price && !has_stock && !has_cat && !has_active) {
+        product_read(app, req, rep, id); /* nothing to change: no write, no version bump */
+        goto done;
+    }
+    char stock_s[24], cat_s[37];
+    snprintf(stock_s, sizeof stock_s, "%lld", (long long)stock);
+    if (cat && !catalog_uuid_normalize(cat, cat_s))
+        cat = NULL;
+    const char *values[] = {id,
+                            has_name ? name : NULL,
+                            has_descr ? descr : NULL,
+                            has_price ? price : NULL,
+                            has_stock ? stock_s : NULL,
+                            has_cat ? "true" : "false",
+                            has_cat && cat ? cat_s : NULL,
+                            has_active ? (active ? "true" : "false") : NULL};
+    catalog_sql_result_t res;
+    int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_UPDATE, 8, values, false,
+                             &res);
+    if (rc == CATALOG_SQL_OK) {
+        written(app, &res);
+        svc_reply_raw(rep, 200, res.json);
+        res.json = NULL;
+    } else if (rc == CATALOG_SQL_EMPTY) {
+        svc_reply_detail(rep, 404, NOT_FOUND);
+    } else if (rc == CATALOG_SQL_CONSTRAINT) {
+        product_constraint_reply(rep, &res);
+    } else {
+        catalog_reply_db_error(rep, rc);
+    }
+    catalog_sql_result_clear(&res);
+done:
+    json_decref(obj);
+    json_decref(errs);
+}
+
+void catalog_products_delete(void *arg, const svc_request_t *req, svc_reply_t *rep)
+{
+    catalog_app_t *app = arg;
+    atomic_fetch_add(&app->requests, 1);
+    char id[37];
+    if (!catalog_path_id(req, id)) {
+        svc_reply_detail(rep, 404, NOT_FOUND);
+        return;
+    }
+    const char *values[] = {id};
+    catalog_sql_result_t res;
+    int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_DELETE, 1, values, false,
+                             &res);
+    if (rc == CATALOG_SQL_OK) {
+        written(app, &res);
+        rep->status = 204; /* soft delete: no body */
+        rep->body = NULL;
+    } else if (rc == CATALOG_SQL_EMPTY) {
+        svc_reply_detail(rep, 404, NOT_FOUND);
+    } else {
+        catalog_reply_db_error(rep, rc);
+    }
+    catalog_sql_result_clear(&res);
+}
