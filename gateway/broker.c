@@ -74,8 +74,7 @@ static bool frame_status_ok(zframe_t *frame)
     if (!frame || zframe_size(frame) != 3)
         return false;
     const byte *d = zframe_data(frame);
-    return d[0] >= '1' && d[0] <= '5' && d[1] >= '0' && d[1] <= '9' && d[2] >= '0' &&
-           d[2] <= '9';
+    return d[0] >= '1' && d[0] <= '5' && d[1] >= '0' && d[1] <= '9' && d[2] >= '0' && d[2] <= '9';
 }
 
 /* Rate-limited: a flood of garbage must not become a flood of log lines. */
@@ -340,8 +339,8 @@ static void worker_free(void **item)
 static void broker_self_request(broker_t *self, request_t *req)
 {
     json_error_t err;
-    json_t *meta = json_loadb((const char *)zframe_data(req->meta), zframe_size(req->meta), 0,
-                              &err);
+    json_t *meta =
+        json_loadb((const char *)zframe_data(req->meta), zframe_size(req->meta), 0, &err);
     const char *op = json_string_value(json_object_get(meta, "op"));
     if (!meta)
         reply_to_client(self, req, 400, "{\"detail\":\"Invalid request metadata\"}");
@@ -441,8 +440,7 @@ static void worker_ready(broker_t *self, zframe_t *identity, const char *key, zm
 {
     char service[SMQ_MAX_SERVICE + 1];
     zframe_t *f = zmsg_next(msg);
-    if (smq_frame_token(f, service, sizeof service) < 0 ||
-        strcmp(service, SMQ_SVC_BROKER) == 0) {
+    if (smq_frame_token(f, service, sizeof service) < 0 || strcmp(service, SMQ_SVC_BROKER) == 0) {
         drop_malformed(self, "worker READY (service)");
         send_worker_command(self, identity, SMQ_DISCONNECT);
         return;
@@ -733,9 +731,8 @@ broker_t *broker_new(const config_t *cfg)
         return NULL;
     }
     self->router_h = zsock_resolve(self->router);
-    log_info(NULL, "broker on %s, events %s -> %s, heartbeat %d ms, grace %d ms",
-             cfg->broker_bind, cfg->events_xsub_bind, cfg->events_xpub_bind, cfg->heartbeat_ms,
-             cfg->queue_grace_ms);
+    log_info(NULL, "broker on %s, events %s -> %s, heartbeat %d ms, grace %d ms", cfg->broker_bind,
+             cfg->events_xsub_bind, cfg->events_xpub_bind, cfg->heartbeat_ms, cfg->queue_grace_ms);
     return self;
 }
 
@@ -822,8 +819,7 @@ void broker_destroy(broker_t **self_p)
                 w->held = NULL;
             }
     if (self->services)
-        for (service_t *svc = zhashx_first(self->services); svc;
-             svc = zhashx_next(self->services))
+        for (service_t *svc = zhashx_first(self->services); svc; svc = zhashx_next(self->services))
             while (svc->qhead) {
                 request_t *req = svc->qhead;
                 queue_unlink(self, svc, req);

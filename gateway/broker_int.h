@@ -57,7 +57,7 @@ typedef struct {
 struct broker {
     const config_t *cfg;
     zsock_t *router, *xsub, *xpub;
-    void *router_h; /* raw handle for zmq_send of constant frames */
+    void *router_h;     /* raw handle for zmq_send of constant frames */
     zhashx_t *services; /* name -> service_t */
     zhashx_t *workers;  /* identity hex -> worker_t */
     request_t *free_requests;

@@ -4,13 +4,12 @@
 #include "broker_int.h"
 #include "clock.h"
 
-static const char *const reported_services[] = {SMQ_SVC_CATALOG, SMQ_SVC_ORDER,
-                                                 SMQ_SVC_CUSTOMER};
+static const char *const reported_services[] = {SMQ_SVC_CATALOG, SMQ_SVC_ORDER, SMQ_SVC_CUSTOMER};
 
 static json_t *service_object(service_t *svc)
 {
-    return json_pack("{s:I, s:I, s:{}}", "workers", (json_int_t)(svc ? svc->workers : 0),
-                     "queued", (json_int_t)(svc ? svc->queued : 0), "instances");
+    return json_pack("{s:I, s:I, s:{}}", "workers", (json_int_t)(svc ? svc->workers : 0), "queued",
+                     (json_int_t)(svc ? svc->queued : 0), "instances");
 }
 
 char *broker_status_json(broker_t *self)
@@ -24,8 +23,8 @@ char *broker_status_json(broker_t *self)
             json_object_set_new(services, svc->name, service_object(svc));
 
     for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers)) {
-        json_t *instances = json_object_get(json_object_get(services, w->service->name),
-                                            "instances");
+        json_t *instances =
+            json_object_get(json_object_get(services, w->service->name), "instances");
         const char *instance = json_string_value(json_object_get(w->status, "instance"));
         char key[256 + BROKER_KEY_SIZE];
         if (!instance || !*instance)

@@ -177,9 +177,8 @@ static int decode_request_tail(zmsg_t *msg, smq_request_t *req)
     return 0;
 }
 
-static void add_request_tail(zmsg_t *msg, const char *rid, const smq_ctl_t *ctl,
-                             const char *meta, size_t meta_len, const char *body,
-                             size_t body_len)
+static void add_request_tail(zmsg_t *msg, const char *rid, const smq_ctl_t *ctl, const char *meta,
+                             size_t meta_len, const char *body, size_t body_len)
 {
     uint8_t c[SMQ_CTL_SIZE];
     smq_ctl_t zero = {0, 0};
@@ -196,8 +195,7 @@ static void add_request_tail(zmsg_t *msg, const char *rid, const smq_ctl_t *ctl,
 /* ---- client side ---- */
 
 zmsg_t *smq_client_request_new(const char *service, const char *rid, const smq_ctl_t *ctl,
-                               const char *meta, size_t meta_len, const char *body,
-                               size_t body_len)
+                               const char *meta, size_t meta_len, const char *body, size_t body_len)
 {
     zmsg_t *msg = zmsg_new();
     if (!msg)

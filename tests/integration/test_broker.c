@@ -125,8 +125,8 @@ static void client_send(zsock_t *c, const char *service, const char *rid, uint32
                         uint8_t flags, const char *meta, const char *body)
 {
     smq_ctl_t ctl = {.budget_ms = budget, .flags = flags};
-    zmsg_t *msg = smq_client_request_new(service, rid, &ctl, meta, strlen(meta), body,
-                                         strlen(body));
+    zmsg_t *msg =
+        smq_client_request_new(service, rid, &ctl, meta, strlen(meta), body, strlen(body));
     assert_int_equal(zmsg_send(&msg, c), 0);
 }
 
@@ -453,7 +453,7 @@ static void test_expired_queued_request_dropped(void **state)
     assert_int_equal(client_recv(c, 2000, &rep), 0);
     assert_string_equal(rep.rid, "busy");
     smq_reply_clear(&rep);
-    assert_int_equal(worker_recv(w, 300, &wm), -1); /* "doomed" never arrives */
+    assert_int_equal(worker_recv(w, 300, &wm), -1);  /* "doomed" never arrives */
     assert_int_equal(client_recv(c, 100, &rep), -1); /* and nothing is answered */
 
     st = broker_status(c);
@@ -466,8 +466,8 @@ static void test_expired_queued_request_dropped(void **state)
 static void test_broker_status(void **state)
 {
     zsock_t *c = client_new();
-    fake_worker_t *w = worker_new(SMQ_SVC_CATALOG,
-                                  "{\"instance\":\"cat-test-1\",\"database\":true,\"cache\":false}");
+    fake_worker_t *w = worker_new(
+        SMQ_SVC_CATALOG, "{\"instance\":\"cat-test-1\",\"database\":true,\"cache\":false}");
     wait_workers(c, SMQ_SVC_CATALOG, 1);
     worker_idle(w, 2 * HB_MS);
 
@@ -615,10 +615,13 @@ static void test_sigterm_disconnects_workers(void **state)
 
 static int setup(void **state)
 {
-    static const char *const env[] = {"ECOM_HEARTBEAT_MS=200", "ECOM_QUEUE_GRACE_MS=500",
-                                      NULL};
-    harness_opts_t opts = {.no_catalog = true, .no_order = true, .no_customer = true,
-                           .no_redis = true, .no_gateway = true, .env = env};
+    static const char *const env[] = {"ECOM_HEARTBEAT_MS=200", "ECOM_QUEUE_GRACE_MS=500", NULL};
+    harness_opts_t opts = {.no_catalog = true,
+                           .no_order = true,
+                           .no_customer = true,
+                           .no_redis = true,
+                           .no_gateway = true,
+                           .env = env};
     h = harness_start(&opts);
     return h ? 0 : -1;
 }

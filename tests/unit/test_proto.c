@@ -280,8 +280,8 @@ static void test_client_request_malformed(void **state)
     memset(big_meta, ' ', SMQ_MAX_META + 1);
     big_meta[0] = '{';
     big_meta[SMQ_MAX_META] = '}';
-    expect_client_request_bad(msg_of(6, "SMQC01", -1, "customer", -1, "r", -1, CTL_OK, 5,
-                                     big_meta, SMQ_MAX_META + 1, "", 0),
+    expect_client_request_bad(msg_of(6, "SMQC01", -1, "customer", -1, "r", -1, CTL_OK, 5, big_meta,
+                                     SMQ_MAX_META + 1, "", 0),
                               "meta over limit");
     /* Exactly at the limit is fine. */
     smq_request_t req;
@@ -297,8 +297,8 @@ static void test_client_request_malformed(void **state)
     free(big_meta);
 
     char *big_body = calloc(1, SMQ_MAX_BODY + 1);
-    expect_client_request_bad(msg_of(6, "SMQC01", -1, "customer", -1, "r", -1, CTL_OK, 5, "{}",
-                                     -1, big_body, SMQ_MAX_BODY + 1),
+    expect_client_request_bad(msg_of(6, "SMQC01", -1, "customer", -1, "r", -1, CTL_OK, 5, "{}", -1,
+                                     big_body, SMQ_MAX_BODY + 1),
                               "body over limit");
     free(big_body);
 }
@@ -361,31 +361,28 @@ static void test_worker_malformed(void **state)
     expect_worker_bad(msg_of(3, "SMQW01", -1, &CMD_HB, 1, "{\0}", 3), "HB status NUL");
     expect_worker_bad(msg_of(5, "SMQW01", -1, &CMD_REPLY, 1, "id", -1, "r", -1, "200", -1),
                       "REPLY 5 frames");
-    expect_worker_bad(
-        msg_of(6, "SMQW01", -1, &CMD_REPLY, 1, "", 0, "r", -1, "200", -1, "", 0),
-        "REPLY empty client");
+    expect_worker_bad(msg_of(6, "SMQW01", -1, &CMD_REPLY, 1, "", 0, "r", -1, "200", -1, "", 0),
+                      "REPLY empty client");
     expect_worker_bad(msg_of(6, "SMQW01", -1, &CMD_REPLY, 1, long_client, (int)sizeof long_client,
                              "r", -1, "200", -1, "", 0),
                       "REPLY client id too long");
+    expect_worker_bad(msg_of(6, "SMQW01", -1, &CMD_REPLY, 1, "id", -1, "r", -1, "700", -1, "", 0),
+                      "REPLY status 700");
+    expect_worker_bad(msg_of(6, "SMQW01", -1, &CMD_REPLY, 1, "id", -1, "r r", -1, "200", -1, "", 0),
+                      "REPLY rid with space");
     expect_worker_bad(
-        msg_of(6, "SMQW01", -1, &CMD_REPLY, 1, "id", -1, "r", -1, "700", -1, "", 0),
-        "REPLY status 700");
+        msg_of(6, "SMQW01", -1, &CMD_REQUEST, 1, "id", -1, "r", -1, CTL_OK, 5, "{}", -1),
+        "REQUEST 6 frames");
     expect_worker_bad(
-        msg_of(6, "SMQW01", -1, &CMD_REPLY, 1, "id", -1, "r r", -1, "200", -1, "", 0),
-        "REPLY rid with space");
-    expect_worker_bad(msg_of(6, "SMQW01", -1, &CMD_REQUEST, 1, "id", -1, "r", -1, CTL_OK, 5, "{}",
-                             -1),
-                      "REQUEST 6 frames");
-    expect_worker_bad(msg_of(7, "SMQW01", -1, &CMD_REQUEST, 1, "id", -1, "r", -1, CTL_OK, 3, "{}",
-                             -1, "", 0),
-                      "REQUEST short ctl");
-    expect_worker_bad(msg_of(7, "SMQW01", -1, &CMD_REQUEST, 1, "id", -1, "r", -1, CTL_OK, 5,
-                             "nope", -1, "", 0),
-                      "REQUEST meta not JSON");
+        msg_of(7, "SMQW01", -1, &CMD_REQUEST, 1, "id", -1, "r", -1, CTL_OK, 3, "{}", -1, "", 0),
+        "REQUEST short ctl");
+    expect_worker_bad(
+        msg_of(7, "SMQW01", -1, &CMD_REQUEST, 1, "id", -1, "r", -1, CTL_OK, 5, "nope", -1, "", 0),
+        "REQUEST meta not JSON");
     /* A good one next to the bad ones, so the table is known to be sharp. */
     smq_worker_msg_t wm;
-    zmsg_t *ok = msg_of(7, "SMQW01", -1, &CMD_REQUEST, 1, "id", -1, "r", -1, CTL_OK, 5, " {} ", -1,
-                        "", 0);
+    zmsg_t *ok =
+        msg_of(7, "SMQW01", -1, &CMD_REQUEST, 1, "id", -1, "r", -1, CTL_OK, 5, " {} ", -1, "", 0);
     assert_int_equal(smq_worker_msg_decode(ok, &wm), 0);
     smq_worker_msg_clear(&wm);
     zmsg_destroy(&ok);
