@@ -570,6 +570,7 @@ void ratelimit_timeout(ratelimit_t *self)
         slot_t *s = slot_lookup(self, self->ring[self->ring_head].token);
         ring_pop(self);
         late = true;
+        self->stats.redis_errors++; /* a timeout counts as an error */
         slot_answer(self, s, NULL);
     }
     if (late && self->state == RL_UP) {
