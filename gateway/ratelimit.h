@@ -29,6 +29,7 @@ enum { RATELIMIT_DONE = 0, RATELIMIT_PENDING = 1 };
 
 /* NULL with a logged message on bad configuration. */
 ratelimit_t *ratelimit_new(const config_t *cfg);
+/* Checks still pending are dropped: their callbacks are not called. */
 void ratelimit_destroy(ratelimit_t **self_p);
 
 /* false when ECOM_REDIS_RATE_LIMIT_MAX=0: callers skip the check and the headers. */
