@@ -73,7 +73,7 @@ int main(void)
     };
     int rc = worker_run(&def);
 
-    /* Workers are done: no more pokes. The relay's last pass finishes first. */
+    /* Workers are done, so nothing hands the relay events any more. */
     orders_destroy(&app);
     outbox_relay_destroy(&relay);
     return rc == 0 ? 0 : 1;

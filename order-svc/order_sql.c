@@ -12,11 +12,13 @@
     " 'page', $3::bigint, 'page_size', $1::integer)::text"
 
 const pgpool_stmt_t order_statements[] = {
-    {ORDER_SQL_PLACE, "SELECT 201, order_place($1::uuid, $2::uuid[], $3::integer[])"},
+    {ORDER_SQL_PLACE, "SELECT 201, o_body, o_outbox_id, o_event"
+                     " FROM order_place($1::uuid, $2::uuid[], $3::integer[])"},
     {ORDER_SQL_PLACE_IDEM,
-     "SELECT o_code, o_body FROM order_place_idem($1, $2, $3::uuid, $4::uuid[], $5::integer[])"},
+     "SELECT o_code, o_body, o_outbox_id, o_event"
+     " FROM order_place_idem($1, $2, $3::uuid, $4::uuid[], $5::integer[])"},
     {ORDER_SQL_GET, "SELECT order_json($1::uuid)::text"},
-    {ORDER_SQL_SET_STATUS, "SELECT o_code, o_body FROM order_set_status($1::uuid, $2)"},
+    {ORDER_SQL_SET_STATUS, "SELECT o_code, o_body, o_outbox_id, o_event FROM order_set_status($1::uuid, $2)"},
     {ORDER_SQL_LIST, LIST_SQL("")},
     {ORDER_SQL_LIST_CUSTOMER, LIST_SQL("WHERE customer_id = $4::uuid")},
     {ORDER_SQL_LIST_STATUS, LIST_SQL("WHERE status = $4::text")},
@@ -25,7 +27,7 @@ const pgpool_stmt_t order_statements[] = {
 };
 
 const char order_sql_outbox_claim[] =
-    "WITH c AS (SELECT id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 100"
+    "WITH c AS (SELECT id FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 500"
     "           FOR UPDATE SKIP LOCKED),"
     " u AS (UPDATE outbox o SET sent_at = now() FROM c WHERE o.id = c.id"
     "       RETURNING o.id, o.topic, o.payload)"

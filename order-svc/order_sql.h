@@ -7,8 +7,10 @@
 
 #include "pgpool.h"
 
-/* Statement names of the pool's table. */
-#define ORDER_SQL_PLACE "order_place"           /* $1 customer, $2 uuid[], $3 int[] -> code, body */
+/* Statement names of the pool's table. The writes return
+ * (code, body, outbox id, event payload); the last two are NULL when no
+ * outbox row was written. */
+#define ORDER_SQL_PLACE "order_place"           /* $1 customer, $2 uuid[], $3 int[] */
 #define ORDER_SQL_PLACE_IDEM "order_place_idem" /* $1 key, $2 request, $3..$5 as above */
 #define ORDER_SQL_GET "order_get"               /* $1 id -> order JSON or NULL */
 #define ORDER_SQL_SET_STATUS "order_set_status" /* $1 id, $2 status -> code, body */
@@ -21,7 +23,7 @@
 extern const pgpool_stmt_t order_statements[];
 
 /* Outbox relay (its own connection, plain PQexec/PQexecParams). */
-/* Claims up to 100 unsent rows and marks them sent, inside the caller's
+/* Claims up to 500 unsent rows and marks them sent, inside the caller's
  * transaction: a crash before COMMIT leaves them unsent (at-least-once). */
 extern const char order_sql_outbox_claim[];
 extern const char order_sql_outbox_pending[];

@@ -3,6 +3,12 @@
  * so a request is one round trip and one transaction. */
 #include "orders.h"
 
+#include "shopmq_proto.h"
+/* czmq pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO macros shadow log.h's
+ * enum constants. */
+#undef LOG_DEBUG
+#undef LOG_INFO
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +22,8 @@
 #include "pgpool.h"
 #include "validate.h"
 
-#define DB_ATTEMPTS 4 /* first try + 3 retries of serialization/deadlock */
+#define DB_ATTEMPTS 4    /* first try + 3 retries of serialization/deadlock */
+#define EVENT_WAIT_MS 50 /* longest a reply waits for its event to go out */
 
 struct orders {
     const config_t *cfg;
@@ -134,10 +141,15 @@ static PGresult *db_run(orders_t *self, const svc_request_t *req, const char *st
     return NULL;
 }
 
-/* A (code, body) row from one of the order functions. */
-static int reply_code_body(svc_reply_t *rep, PGresult *res)
+/* A (code, body, outbox id, event) row from one of the order functions.
+ * When the transaction wrote an outbox row, its event goes out before the
+ * reply, so the client's next product read finds the cache invalidated. */
+static int reply_code_body(orders_t *self, svc_reply_t *rep, PGresult *res)
 {
     int code = atoi(PQgetvalue(res, 0, 0));
+    if (self->relay && !PQgetisnull(res, 0, 2) && !PQgetisnull(res, 0, 3))
+        outbox_relay_publish_now(self->relay, atoll(PQgetvalue(res, 0, 2)), SMQ_TOPIC_STOCK,
+                                 PQgetvalue(res, 0, 3), EVENT_WAIT_MS);
     svc_reply_copy(rep, code, PQgetvalue(res, 0, 1));
     return code;
 }
@@ -184,12 +196,10 @@ static void orders_create(void *app, const svc_request_t *req, svc_reply_t *rep)
         return;
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-        int code = reply_code_body(rep, res);
-        if (code == 201) {
+        int code = reply_code_body(self, rep, res);
+        if (code == 201)
             atomic_fetch_add(&self->created, 1);
-            if (self->relay)
-                outbox_relay_poke(self->relay);
-        } else if (code == 400 || code == 404) {
+        else if (code == 400 || code == 404) {
             atomic_fetch_add(&self->rejected, 1);
         }
     } else {
@@ -312,12 +322,9 @@ static void orders_set_status(void *app, const svc_request_t *req, svc_reply_t *
     if (!res)
         return;
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-        int code = reply_code_body(rep, res);
-        if (code == 200 && strcmp(status, "cancelled") == 0) {
+        if (!PQgetisnull(res, 0, 2))
             atomic_fetch_add(&self->cancelled, 1);
-            if (self->relay)
-                outbox_relay_poke(self->relay);
-        }
+        reply_code_body(self, rep, res);
     } else {
         svc_reply_detail(rep, 500, "Internal server error");
     }

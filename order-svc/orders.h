@@ -12,8 +12,8 @@
 
 typedef struct orders orders_t;
 
-/* relay may be NULL (tests); it is poked after every commit that wrote an
- * outbox row, and is borrowed: the caller destroys it after the app. */
+/* relay may be NULL (tests); every outbox row a request commits is handed
+ * to it before the reply. Borrowed: the caller destroys it after the app. */
 orders_t *orders_new(const config_t *cfg, outbox_relay_t *relay);
 void orders_destroy(orders_t **self_p);
 

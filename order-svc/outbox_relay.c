@@ -22,28 +22,49 @@
 #include "shopmq_proto.h"
 #include "worker.h"
 
-#define RELAY_IDLE_MS 100      /* poll interval without pokes */
-#define RELAY_MIN_GAP_MS 5     /* pokes within this are batched into one pass */
+#define RELAY_PASS_MS 100 /* database pass interval */
 #define RELAY_HEARTBEAT_MS 1000
-#define RELAY_JOIN_MS 300      /* let subscriptions arrive before the first event */
+#define RELAY_JOIN_MS 300 /* let subscriptions arrive before the first event */
 #define RELAY_RECONNECT_MS 1000
 #define RELAY_COUNT_MS 1000
 #define RELAY_SWEEP_MS 60000
-#define RELAY_BATCH 100
+#define RELAY_BATCH 500        /* must match the LIMIT of order_sql_outbox_claim */
+#define RELAY_FAST_KEEP_MS 60000 /* forget fast-published ids never claimed here */
+
+/* An event handed over by a request thread, published ahead of the pass. */
+typedef struct {
+    int64_t id;
+    char topic[32];
+    char *payload;
+} fast_event_t;
+
+/* An id published by the fast path, skipped when the pass claims it. */
+typedef struct {
+    int64_t id;
+    int64_t at_ms;
+} fast_id_t;
 
 struct outbox_relay {
     const config_t *cfg;
     char publisher[SMQ_MAX_RID + 1];
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool poked;
+
+    pthread_mutex_t lock; /* guards everything up to the next comment */
+    pthread_cond_t wake;  /* relay thread: work queued or stop */
+    pthread_cond_t sent;  /* request threads: ticket_sent advanced */
     bool stop;
+    fast_event_t *queue;
+    size_t queue_len, queue_cap;
+    uint64_t ticket_next, ticket_sent;
+
     /* Owned by the relay thread. */
     zsock_t *pub;
     PGconn *db;
     uint64_t seq;
     int64_t last_send_ms;
+    fast_id_t *fast_ids;
+    size_t fast_len, fast_cap;
+
     /* Read by outbox_relay_stats from other threads. */
     atomic_uint_fast64_t seq_seen;
     atomic_long published;
@@ -76,8 +97,10 @@ static bool db_ready(outbox_relay_t *self)
         self->db = NULL;
         return false;
     }
+    /* Losing a "sent" mark in a crash only means publishing again. */
+    PQclear(PQexec(self->db, "SET synchronous_commit = off"));
     if (!atomic_exchange(&self->db_ok, true))
-        log_info(NULL, "outbox relay: connected as publisher %s", self->publisher);
+        log_info(NULL, "outbox relay: database connected, publisher %s", self->publisher);
     return true;
 }
 
@@ -87,7 +110,7 @@ static void db_failed(outbox_relay_t *self, PGresult *res, const char *what)
     log_warn(NULL, "outbox relay: %s failed: %s", what,
              res ? PQresultErrorMessage(res) : PQerrorMessage(self->db));
     PQclear(res);
-    /* Drop the connection: whatever state it is in, a fresh one is simpler. */
+    /* Whatever state the connection is in, a fresh one is simpler. */
     PQfinish(self->db);
     self->db = NULL;
     atomic_store(&self->db_ok, false);
@@ -101,7 +124,67 @@ static void publish(outbox_relay_t *self, const char *topic, uint64_t seq, const
     self->last_send_ms = clock_mono_ms();
 }
 
-/* One claim-publish-commit pass. Returns rows published, or -1. */
+static void publish_event(outbox_relay_t *self, const char *topic, const char *payload)
+{
+    publish(self, topic, ++self->seq, payload);
+    atomic_store(&self->seq_seen, self->seq);
+    atomic_fetch_add(&self->published, 1);
+}
+
+/* Publishes what request threads queued and wakes them. */
+static void drain_fast(outbox_relay_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    fast_event_t *queue = self->queue;
+    size_t len = self->queue_len;
+    uint64_t ticket = self->ticket_next;
+    self->queue = NULL;
+    self->queue_len = self->queue_cap = 0;
+    pthread_mutex_unlock(&self->lock);
+    if (len == 0) {
+        free(queue);
+        return;
+    }
+
+    int64_t now = clock_mono_ms();
+    for (size_t i = 0; i < len; i++) {
+        publish_event(self, queue[i].topic, queue[i].payload);
+        free(queue[i].payload);
+        if (self->fast_len == self->fast_cap) {
+            self->fast_cap = self->fast_cap ? self->fast_cap * 2 : 256;
+            self->fast_ids = realloc(self->fast_ids, self->fast_cap * sizeof *self->fast_ids);
+        }
+        self->fast_ids[self->fast_len++] = (fast_id_t){queue[i].id, now};
+    }
+    free(queue);
+
+    pthread_mutex_lock(&self->lock);
+    self->ticket_sent = ticket;
+    pthread_cond_broadcast(&self->sent);
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* true (and forgets it) when id went out through the fast path. */
+static bool fast_take(outbox_relay_t *self, int64_t id)
+{
+    for (size_t i = 0; i < self->fast_len; i++)
+        if (self->fast_ids[i].id == id) {
+            self->fast_ids[i] = self->fast_ids[--self->fast_len];
+            return true;
+        }
+    return false;
+}
+
+static void fast_expire(outbox_relay_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->fast_len;)
+        if (now - self->fast_ids[i].at_ms > RELAY_FAST_KEEP_MS)
+            self->fast_ids[i] = self->fast_ids[--self->fast_len];
+        else
+            i++;
+}
+
+/* One claim-publish-commit pass. Returns rows claimed, or -1. */
 static int relay_pass(outbox_relay_t *self)
 {
     PGresult *res = PQexec(self->db, "BEGIN");
@@ -115,11 +198,16 @@ static int relay_pass(outbox_relay_t *self)
         db_failed(self, res, "claim");
         return -1;
     }
+    /* Events committed just before the claim may still sit in the queue:
+     * send them first so their rows are recognised below, not sent twice. */
+    drain_fast(self);
     int n = PQntuples(res);
-    for (int i = 0; i < n; i++)
-        publish(self, PQgetvalue(res, i, 1), ++self->seq, PQgetvalue(res, i, 2));
+    for (int i = 0; i < n; i++) {
+        int64_t id = atoll(PQgetvalue(res, i, 0));
+        if (!fast_take(self, id))
+            publish_event(self, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    }
     PQclear(res);
-    atomic_store(&self->seq_seen, self->seq);
     /* Published before the commit: a crash in between republishes (at
      * least once); subscribers only invalidate, so duplicates are harmless. */
     res = PQexec(self->db, "COMMIT");
@@ -128,7 +216,6 @@ static int relay_pass(outbox_relay_t *self)
         return -1;
     }
     PQclear(res);
-    atomic_fetch_add(&self->published, n);
     return n;
 }
 
@@ -153,23 +240,26 @@ static void sweep(outbox_relay_t *self)
     PQclear(res);
 }
 
-/* Sleeps until poked, stopped, or ms elapsed. */
+static void deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Sleeps until events are queued, stop is asked, or ms elapsed. */
 static void wait_for_work(outbox_relay_t *self, int ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    deadline_in(&ts, ms);
     pthread_mutex_lock(&self->lock);
-    while (!self->poked && !self->stop && !worker_stop) {
-        if (pthread_cond_timedwait(&self->cond, &self->lock, &ts) == ETIMEDOUT)
+    while (self->queue_len == 0 && !self->stop && !worker_stop)
+        if (pthread_cond_timedwait(&self->wake, &self->lock, &ts) == ETIMEDOUT)
             break;
-    }
-    self->poked = false;
     pthread_mutex_unlock(&self->lock);
 }
 
@@ -179,6 +269,24 @@ static bool stopping(outbox_relay_t *self)
     bool stop = self->stop;
     pthread_mutex_unlock(&self->lock);
     return stop || worker_stop;
+}
+
+/* The database side of the loop: one pass, the pending count, the sweep. */
+static int db_work(outbox_relay_t *self, int64_t now, int64_t *last_count, int64_t *last_sweep)
+{
+    if (!db_ready(self))
+        return -1;
+    int n = relay_pass(self);
+    if (self->db && now - *last_count >= RELAY_COUNT_MS) {
+        count_pending(self);
+        *last_count = now;
+    }
+    if (self->db && now - *last_sweep >= RELAY_SWEEP_MS) {
+        sweep(self);
+        fast_expire(self, now);
+        *last_sweep = now;
+    }
+    return self->db ? n : -1;
 }
 
 static void *relay_main(void *arg)
@@ -193,37 +301,27 @@ static void *relay_main(void *arg)
     zsock_set_linger(self->pub, 1000);
     config_each_item(self->cfg->events_pub_endpoints, connect_endpoint, self->pub);
     /* ZeroMQ's slow joiner: the proxy forwards subscriptions only once the
-     * connection is up; publishing earlier would drop the first events. */
-    wait_for_work(self, RELAY_JOIN_MS);
+     * connection is up; publishing earlier would drop the first events.
+     * (Subscribers treat a new publisher as "invalidate all" anyway.) */
+    usleep(RELAY_JOIN_MS * 1000);
 
-    int64_t next_db_try = 0, last_count = 0, last_sweep = 0;
+    int64_t next_pass = 0, last_count = 0, last_sweep = 0;
     self->last_send_ms = clock_mono_ms();
     while (!stopping(self)) {
+        drain_fast(self);
         int64_t now = clock_mono_ms();
-        int n = 0;
-        if (now >= next_db_try) {
-            if (db_ready(self)) {
-                n = relay_pass(self);
-                if (self->db && now - last_count >= RELAY_COUNT_MS) {
-                    count_pending(self);
-                    last_count = now;
-                }
-                if (self->db && now - last_sweep >= RELAY_SWEEP_MS) {
-                    sweep(self);
-                    last_sweep = now;
-                }
-            }
-            if (!self->db)
-                next_db_try = now + RELAY_RECONNECT_MS;
+        if (now >= next_pass) {
+            int n = db_work(self, now, &last_count, &last_sweep);
+            next_pass = n < 0 ? now + RELAY_RECONNECT_MS
+                        : n == RELAY_BATCH ? now /* more rows are waiting */
+                                           : now + RELAY_PASS_MS;
+            continue; /* requests may have queued events meanwhile */
         }
-        if (n == RELAY_BATCH)
-            continue; /* more rows are waiting */
-        if (clock_mono_ms() - self->last_send_ms >= RELAY_HEARTBEAT_MS)
+        if (now - self->last_send_ms >= RELAY_HEARTBEAT_MS)
             publish(self, SMQ_TOPIC_HEARTBEAT, self->seq, "{}");
-        if (n > 0)
-            usleep(RELAY_MIN_GAP_MS * 1000);
-        wait_for_work(self, RELAY_IDLE_MS);
+        wait_for_work(self, (int)(next_pass - now));
     }
+    drain_fast(self);
     if (self->db) {
         PQfinish(self->db);
         self->db = NULL;
@@ -250,11 +348,13 @@ outbox_relay_t *outbox_relay_new(const config_t *cfg)
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&self->cond, &ca);
+    pthread_cond_init(&self->wake, &ca);
+    pthread_cond_init(&self->sent, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&self->lock, NULL);
     if (pthread_create(&self->thread, NULL, relay_main, self) != 0) {
-        pthread_cond_destroy(&self->cond);
+        pthread_cond_destroy(&self->wake);
+        pthread_cond_destroy(&self->sent);
         pthread_mutex_destroy(&self->lock);
         free(self);
         return NULL;
@@ -269,23 +369,58 @@ void outbox_relay_destroy(outbox_relay_t **self_p)
     outbox_relay_t *self = *self_p;
     pthread_mutex_lock(&self->lock);
     self->stop = true;
-    pthread_cond_signal(&self->cond);
+    pthread_cond_signal(&self->wake);
     pthread_mutex_unlock(&self->lock);
     pthread_join(self->thread, NULL);
-    pthread_cond_destroy(&self->cond);
+    for (size_t i = 0; i < self->queue_len; i++)
+        free(self->queue[i].payload);
+    free(self->queue);
+    free(self->fast_ids);
+    pthread_cond_destroy(&self->wake);
+    pthread_cond_destroy(&self->sent);
     pthread_mutex_destroy(&self->lock);
     free(self);
     *self_p = NULL;
 }
 
-void outbox_relay_poke(outbox_relay_t *self)
+int outbox_relay_publish_now(outbox_relay_t *self, int64_t outbox_id, const char *topic,
+                             const char *payload, int wait_ms)
 {
+    fast_event_t ev = {.id = outbox_id, .payload = strdup(payload)};
+    if (!ev.payload || strlen(topic) >= sizeof ev.topic) {
+        free(ev.payload);
+        return -1;
+    }
+    strcpy(ev.topic, topic);
+
+    struct timespec ts;
+    deadline_in(&ts, wait_ms);
+    int rc = -1;
     pthread_mutex_lock(&self->lock);
-    if (!self->poked) {
-        self->poked = true;
-        pthread_cond_signal(&self->cond);
+    if (self->queue_len == self->queue_cap) {
+        size_t cap = self->queue_cap ? self->queue_cap * 2 : 16;
+        fast_event_t *q = realloc(self->queue, cap * sizeof *q);
+        if (!q) {
+            pthread_mutex_unlock(&self->lock);
+            free(ev.payload);
+            return -1;
+        }
+        self->queue = q;
+        self->queue_cap = cap;
+    }
+    self->queue[self->queue_len++] = ev;
+    uint64_t ticket = ++self->ticket_next;
+    pthread_cond_signal(&self->wake);
+    while (!self->stop) {
+        if (self->ticket_sent >= ticket) {
+            rc = 0;
+            break;
+        }
+        if (pthread_cond_timedwait(&self->sent, &self->lock, &ts) == ETIMEDOUT)
+            break;
     }
     pthread_mutex_unlock(&self->lock);
+    return rc;
 }
 
 void outbox_relay_stats(outbox_relay_t *self, outbox_relay_stats_t *out)

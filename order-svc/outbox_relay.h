@@ -8,7 +8,9 @@
  * The publisher id is cfg->instance_id plus a random suffix, so every
  * process start is a new publisher to subscribers; seq starts at 1 and
  * grows by one per event. An idle relay sends "heartbeat" with its current
- * seq once a second. */
+ * seq once a second. Rows committed by this process are published at once
+ * (outbox_relay_publish_now); the database pass every 100 ms picks up the
+ * rest (other processes' leftovers, anything published before a crash). */
 #ifndef OUTBOX_RELAY_H
 #define OUTBOX_RELAY_H
 
@@ -25,8 +27,13 @@ outbox_relay_t *outbox_relay_new(const config_t *cfg);
 /* Stops the thread after its current batch and frees everything. */
 void outbox_relay_destroy(outbox_relay_t **self_p);
 
-/* Asks for a pass soon (after a commit that wrote outbox rows). Cheap. */
-void outbox_relay_poke(outbox_relay_t *self);
+/* Publishes an outbox row this process has just committed ahead of the
+ * relay's database pass (which then skips that row), and waits up to
+ * wait_ms until it is on the wire: a client that reads the product right
+ * after its order then finds the cache already invalidated. 0 when sent,
+ * -1 on timeout (the row still goes out with a later pass). */
+int outbox_relay_publish_now(outbox_relay_t *self, int64_t outbox_id, const char *topic,
+                             const char *payload, int wait_ms);
 
 typedef struct {
     uint64_t seq;        /* last sequence number used */

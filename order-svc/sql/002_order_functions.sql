@@ -41,8 +41,9 @@ $$;
 -- Places an order. p_products must be distinct and sorted (the service
 -- merges and sorts lines) so concurrent orders lock products in the same
 -- order and cannot deadlock. Returns the order JSON text.
-CREATE OR REPLACE FUNCTION order_place(p_customer uuid, p_products uuid[], p_qty integer[])
-RETURNS text
+CREATE OR REPLACE FUNCTION order_place(p_customer uuid, p_products uuid[], p_qty integer[],
+                                       OUT o_body text, OUT o_outbox_id bigint,
+                                       OUT o_event text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_n integer := COALESCE(array_length(p_products, 1), 0);
@@ -102,10 +103,11 @@ BEGIN
     SELECT v_order, t.p, t.q, t.pr
       FROM unnest(p_products, p_qty, v_prices) AS t(p, q, pr);
 
-    INSERT INTO outbox (topic, payload)
-    VALUES ('stock.changed', json_build_object('product_ids', p_products)::text);
+    o_event := json_build_object('product_ids', p_products)::text;
+    INSERT INTO outbox (topic, payload) VALUES ('stock.changed', o_event)
+    RETURNING id INTO o_outbox_id;
 
-    RETURN order_json(v_order)::text;
+    o_body := order_json(v_order)::text;
 END
 $$;
 
@@ -115,7 +117,8 @@ $$;
 -- instead of racing; once the first commits, retries replay its outcome.
 CREATE OR REPLACE FUNCTION order_place_idem(p_key text, p_request text, p_customer uuid,
                                             p_products uuid[], p_qty integer[],
-                                            OUT o_code integer, OUT o_body text)
+                                            OUT o_code integer, OUT o_body text,
+                                            OUT o_outbox_id bigint, OUT o_event text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_hash text := md5(p_request);
@@ -150,7 +153,8 @@ BEGIN
     END IF;
 
     BEGIN
-        o_body := order_place(p_customer, p_products, p_qty);
+        SELECT * INTO o_body, o_outbox_id, o_event
+          FROM order_place(p_customer, p_products, p_qty);
         o_code := 201;
     EXCEPTION WHEN SQLSTATE 'SM404' OR SQLSTATE 'SM400' THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
@@ -164,11 +168,12 @@ END
 $$;
 
 -- Moves an order along the transition table. Returns the HTTP status and
--- body. The guarded UPDATE (status must be one of the allowed predecessors)
+-- body (and, for a cancel, the outbox row it wrote). The guarded UPDATE (status must be one of the allowed predecessors)
 -- makes a cancel restore stock exactly once even when cancels race: the
 -- loser re-checks the committed row, sees 'cancelled' and is a no-op.
 CREATE OR REPLACE FUNCTION order_set_status(p_id uuid, p_status text,
-                                            OUT o_code integer, OUT o_body text)
+                                            OUT o_code integer, OUT o_body text,
+                                            OUT o_outbox_id bigint, OUT o_event text)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_from text[] := CASE p_status
@@ -197,8 +202,9 @@ BEGIN
                  WHERE id = r.product_id;
                 v_pids := v_pids || r.product_id;
             END LOOP;
-            INSERT INTO outbox (topic, payload)
-            VALUES ('stock.changed', json_build_object('product_ids', v_pids)::text);
+            o_event := json_build_object('product_ids', v_pids)::text;
+            INSERT INTO outbox (topic, payload) VALUES ('stock.changed', o_event)
+            RETURNING id INTO o_outbox_id;
         END IF;
         o_code := 200;
         o_body := json_build_object('id', p_id, 'status', p_status)::text;
