@@ -1,0 +1,107 @@
+/* Static documents; see docs.h. */
+#include "docs.h"
+
+#include <libgen.h>
+#include <stdbool.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DOCS_MAX_FILE (16 * 1024 * 1024)
+
+static char s_docs_dir[PATH_MAX + 16];
+static char s_openapi[PATH_MAX];
+static char s_exe_dir[PATH_MAX];
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void docs_init(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        snprintf(s_exe_dir, sizeof s_exe_dir, "%s", dirname(exe));
+    } else {
+        snprintf(s_exe_dir, sizeof s_exe_dir, ".");
+    }
+    const char *env = getenv("ECOM_DOCS_DIR");
+    char cand[PATH_MAX + 16];
+    snprintf(cand, sizeof cand, "%s/../docs", s_exe_dir);
+    if (env && *env)
+        snprintf(s_docs_dir, sizeof s_docs_dir, "%s", env);
+    else if (is_dir(cand))
+        snprintf(s_docs_dir, sizeof s_docs_dir, "%s", cand);
+    else
+        snprintf(s_docs_dir, sizeof s_docs_dir, "./docs");
+    env = getenv("ECOM_OPENAPI_PATH");
+    snprintf(s_openapi, sizeof s_openapi, "%s", env && *env ? env : "./proto/openapi.json");
+}
+
+static const char *content_type(const char *name)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},   {".css", "text/css; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"}, {".json", "application/json; charset=utf-8"},
+        {".map", "application/json; charset=utf-8"}, {".png", "image/png"},
+        {".svg", "image/svg+xml"},                 {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+    };
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+static int read_file(const char *path, char **body, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > DOCS_MAX_FILE) {
+        fclose(f);
+        return -1;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+    fclose(f);
+    if (!buf || got != (size_t)st.st_size) {
+        free(buf);
+        return -1;
+    }
+    buf[got] = '\0';
+    *body = buf;
+    *len = got;
+    return 0;
+}
+
+int docs_read(const char *name, char **body, size_t *len, const char **ctype)
+{
+    char path[PATH_MAX * 2];
+    if (!name) {
+        *ctype = "application/json; charset=utf-8";
+        if (read_file(s_openapi, body, len) == 0)
+            return 0;
+        snprintf(path, sizeof path, "%s/../proto/openapi.json", s_exe_dir);
+        return read_file(path, body, len);
+    }
+    if (!*name)
+        name = "index.html";
+    /* Names come from the URL: one plain file name, nothing that climbs out. */
+    if (name[0] == '.' || strchr(name, '/') || strchr(name, '\\') || strlen(name) > 255)
+        return -1;
+    snprintf(path, sizeof path, "%s/%s", s_docs_dir, name);
+    *ctype = content_type(name);
+    return read_file(path, body, len);
+}

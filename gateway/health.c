@@ -1,0 +1,75 @@
+/* /health body; see health.h. */
+#include "health.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "shopmq_proto.h"
+
+#ifndef SHOPMQ_VERSION
+#define SHOPMQ_VERSION "0.0.0"
+#endif
+
+char *health_build(const char *broker_status, long uptime_s, int *http_status)
+{
+    json_t *root = broker_status ? json_loads(broker_status, 0, NULL) : NULL;
+    json_t *services = root ? json_object_get(root, "services") : NULL;
+    bool reachable = json_is_object(services);
+    static const char *const names[] = {SMQ_SVC_CATALOG, SMQ_SVC_ORDER, SMQ_SVC_CUSTOMER};
+    json_int_t workers[3] = {0, 0, 0};
+    bool db_up = false;
+    bool short_of_workers = false;
+    int catalog_instances = 0;
+    bool cache_up = false;
+
+    if (reachable) {
+        const char *svc;
+        json_t *info;
+        json_object_foreach(services, svc, info)
+        {
+            if (strcmp(svc, SMQ_SVC_BROKER) == 0 || !json_is_object(info))
+                continue;
+            json_int_t n = json_integer_value(json_object_get(info, "workers"));
+            if (n <= 0)
+                short_of_workers = true; /* known to the broker, nobody serving it */
+            for (int i = 0; i < 3; i++)
+                if (strcmp(svc, names[i]) == 0)
+                    workers[i] = n;
+            const char *inst;
+            json_t *st;
+            json_t *instances = json_object_get(info, "instances");
+            json_object_foreach(instances, inst, st)
+            {
+                if (json_is_true(json_object_get(st, "database")))
+                    db_up = true;
+                if (strcmp(svc, SMQ_SVC_CATALOG) == 0) {
+                    catalog_instances++;
+                    if (json_is_true(json_object_get(st, "cache")))
+                        cache_up = true;
+                }
+            }
+        }
+    }
+
+    const char *database = !reachable ? "unknown" : db_up ? "connected" : "disconnected";
+    const char *cache = !reachable || catalog_instances == 0 ? "unknown"
+                        : cache_up                         ? "connected"
+                                                           : "unavailable";
+    const char *status;
+    if (!reachable || !db_up)
+        status = "unhealthy";
+    else if (strcmp(cache, "unavailable") == 0 || short_of_workers)
+        status = "degraded";
+    else
+        status = "healthy";
+    *http_status = strcmp(status, "unhealthy") == 0 ? 503 : 200;
+
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}}", "status", status,
+                            "database", database, "cache", cache, "version", SHOPMQ_VERSION,
+                            "uptime_seconds", (json_int_t)uptime_s, "services", names[0],
+                            workers[0], names[1], workers[1], names[2], workers[2]);
+    char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    json_decref(root);
+    return text;
+}
