@@ -152,8 +152,6 @@ static void test_reply_helpers(void **state)
 
 /* ---- the runtime against a fake broker ---- */
 
-#define BROKER_EP "tcp://127.0.0.1:17201"
-
 typedef struct {
     zsock_t *router;
     char ids[16][64]; /* identities seen in READY, as hex */
@@ -251,14 +249,15 @@ static void test_runtime(void **state)
 {
     char err[256];
     assert_int_equal(config_load_from(&cfg, NULL, err, sizeof(err)), 0);
-    snprintf(cfg.broker_endpoints, sizeof(cfg.broker_endpoints), " %s ", BROKER_EP);
+    fake_broker_t b = {.keepalive = true};
+    b.router = zsock_new(ZMQ_ROUTER);
+    int port = zsock_bind(b.router, "tcp://127.0.0.1:*"); /* a free port */
+    assert_true(port > 0);
+    snprintf(cfg.broker_endpoints, sizeof(cfg.broker_endpoints), " tcp://127.0.0.1:%d ", port);
     snprintf(cfg.instance_id, sizeof(cfg.instance_id), "inst-1");
     cfg.workers = 2;
     cfg.heartbeat_ms = 100;
 
-    fake_broker_t b = {.keepalive = true};
-    b.router = zsock_new(ZMQ_ROUTER);
-    assert_int_equal(zsock_bind(b.router, BROKER_EP), 17201);
 
     worker_stop = 0;
     pthread_t t;
