@@ -1,0 +1,300 @@
+/* The catalog cache under failure and invalidation: Redis killed mid-test
+ * (every read still 200 from PostgreSQL, quickly; /health says the cache is
+ * unavailable; caching resumes by itself when Redis is back), and events
+ * from a publisher of our own through the broker's proxy (in-order
+ * stock.changed drops the named product; a sequence gap, a restart and
+ * three missed heartbeats invalidate everything). */
+#include <czmq.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "shopmq_proto.h"
+
+static harness_t *h;
+static const char *const test_env[] = {"ECOM_REDIS_RATE_LIMIT_MAX=0", "ECOM_REDIS_TIMEOUT_MS=100",
+                                       NULL};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int group_setup(void **state)
+{
+    harness_opts_t opts = {.no_order = true, .no_customer = true, .env = test_env};
+    h = harness_start(&opts);
+    return h ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    harness_stop(&h);
+    return 0;
+}
+
+static void create_product(const char *sku, const char *price, char id[64])
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\": \"Cache %s\", \"price\": %s, \"stock\": 10, \"sku\": \"%s\"}",
+             sku, price, sku);
+    json_t *j = NULL;
+    assert_int_equal(http_json(h, "POST", "/api/v1/products", body, &j), 201);
+    snprintf(id, 64, "%s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+}
+
+/* The price the API returns now, as text ("12.50"). */
+static void api_price(const char *id, char out[32])
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/products/%s", id);
+    http_resp_t r;
+    assert_int_equal(http_request(h, "GET", path, NULL, NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    const char *p = strstr(r.body, "\"price\"");
+    assert_non_null(p);
+    p = strchr(p, ':') + 1;
+    while (*p == ' ')
+        p++;
+    size_t n = strcspn(p, ",}");
+    snprintf(out, 32, "%.*s", (int)n, p);
+    http_resp_clear(&r);
+}
+
+/* Changes the price in the database behind the cache's back. */
+static void sql_price(const char *id, const char *price)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE products SET price = %s WHERE id = '%s'", price, id);
+    assert_int_equal(harness_sql_exec(h, sql), 0);
+}
+
+static json_t *health(void)
+{
+    json_t *j = NULL;
+    http_json(h, "GET", "/health", NULL, &j);
+    return j;
+}
+
+static bool wait_health_cache(const char *want, int timeout_ms)
+{
+    long until = now_ms() + timeout_ms;
+    while (now_ms() < until) {
+        json_t *j = health();
+        bool ok = j && strcmp(json_string_value(json_object_get(j, "cache")) ?: "", want) == 0;
+        json_decref(j);
+        if (ok)
+            return true;
+        usleep(200 * 1000);
+    }
+    return false;
+}
+
+static void stats(bool *available, long *hits)
+{
+    json_t *j = NULL;
+    assert_int_equal(http_json(h, "GET", "/api/v1/cache/stats", NULL, &j), 200);
+    *available = json_is_true(json_object_get(j, "available"));
+    *hits = (long)json_integer_value(json_object_get(j, "hits"));
+    json_decref(j);
+}
+
+static void redis_killed_reads_still_answer_then_caching_resumes(void **state)
+{
+    char id[64], path[128], price[32];
+    create_product("R-1", "11.00", id);
+    snprintf(path, sizeof path, "/api/v1/products/%s", id);
+    api_price(id, price);
+    api_price(id, price); /* cached */
+    assert_true(wait_health_cache("connected", 5000));
+
+    assert_int_equal(harness_kill(h, "redis", SIGKILL), 0);
+
+    /* every catalog read answers 200 from PostgreSQL, and promptly */
+    const char *reads[] = {path, "/api/v1/products", "/api/v1/products?search=cache&page_size=5",
+                           "/api/v1/categories", NULL};
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; reads[i]; i++) {
+            long t0 = now_ms();
+            json_t *j = NULL;
+            assert_int_equal(http_json(h, "GET", reads[i], NULL, &j), 200);
+            json_decref(j);
+            assert_true(now_ms() - t0 < 1000);
+        }
+    /* writes still succeed, and the next read sees them */
+    json_t *j = NULL;
+    assert_int_equal(http_json(h, "PUT", path, "{\"price\": 12.25}", &j), 200);
+    json_decref(j);
+    api_price(id, price);
+    assert_string_equal(price, "12.25");
+    json_t *c = NULL;
+    assert_int_equal(http_json(h, "POST", "/api/v1/categories", "{\"name\": \"No Redis\"}", &c), 201);
+    json_decref(c);
+
+    assert_true(wait_health_cache("unavailable", 5000));
+    j = health();
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "degraded");
+    json_decref(j);
+    bool avail;
+    long hits;
+    stats(&avail, &hits);
+    assert_false(avail);
+
+    /* Redis back (empty, no persistence): caching resumes by itself */
+    assert_int_equal(harness_restart(h, "redis"), 0);
+    assert_true(wait_health_cache("connected", 10000));
+    long until = now_ms() + 10000, h0 = -1;
+    bool resumed = false;
+    while (!resumed && now_ms() < until) {
+        stats(&avail, &h0);
+        api_price(id, price);
+        api_price(id, price);
+        long h1;
+        stats(&avail, &h1);
+        resumed = avail && h1 > h0;
+        if (!resumed)
+            usleep(200 * 1000);
+    }
+    assert_true(resumed);
+    assert_string_equal(price, "12.25");
+}
+
+/* ---- events ---- */
+
+static zsock_t *pub;
+
+static void publish(const char *topic, const char *publisher, uint64_t seq, const char *payload)
+{
+    zmsg_t *m = smq_event_new(topic, publisher, seq, payload);
+    assert_non_null(m);
+    assert_int_equal(zmsg_send(&m, pub), 0);
+}
+
+/* Publishes and gives the consumer time to act on it. */
+static void publish_settle(const char *topic, const char *publisher, uint64_t seq,
+                           const char *payload)
+{
+    publish(topic, publisher, seq, payload);
+    usleep(300 * 1000);
+}
+
+/* Caches the product at its current price, then changes the price behind
+ * the cache and checks that the stale one is served (so that a later fresh
+ * read proves an invalidation happened). */
+static void cache_then_change(const char *id, const char *old_price, const char *new_price)
+{
+    char p[32];
+    api_price(id, p);
+    api_price(id, p);
+    assert_string_equal(p, old_price);
+    sql_price(id, new_price);
+    api_price(id, p);
+    assert_string_equal(p, old_price); /* served from the cache */
+}
+
+static void events_invalidate(void **state)
+{
+    pub = zsock_new(ZMQ_PUB);
+    assert_non_null(pub);
+    assert_int_equal(zsock_connect(pub, "%s", harness_events_pub_endpoint(h)), 0);
+    usleep(1000 * 1000); /* the subscription travels XPUB -> XSUB -> us */
+
+    char a[64], b[64], p[32];
+    create_product("E-A", "20.00", a);
+    create_product("E-B", "30.00", b);
+
+    /* first sight of the publisher: invalidates all; then in order */
+    publish_settle(SMQ_TOPIC_HEARTBEAT, "test-pub", 1, "{}");
+
+    /* in-order stock.changed naming A drops A (and only A) */
+    cache_then_change(a, "20.00", "21.00");
+    cache_then_change(b, "30.00", "31.00");
+    publish(SMQ_TOPIC_HEARTBEAT, "test-pub", 1, "{}");
+    char payload[128];
+    snprintf(payload, sizeof payload, "{\"product_ids\": [\"%s\"]}", a);
+    publish_settle(SMQ_TOPIC_STOCK, "test-pub", 2, payload);
+    api_price(a, p);
+    assert_string_equal(p, "21.00");
+    api_price(b, p);
+    assert_string_equal(p, "30.00"); /* B not named, no gap: still cached */
+
+    /* an injected gap (3 -> 5) naming nobody invalidates everything */
+    publish_settle(SMQ_TOPIC_PRODUCT, "test-pub", 3, "{\"product_ids\": []}");
+    api_price(b, p);
+    assert_string_equal(p, "30.00"); /* in order, empty: nothing dropped */
+    publish_settle(SMQ_TOPIC_PRODUCT, "test-pub", 5, "{\"product_ids\": []}");
+    api_price(b, p);
+    assert_string_equal(p, "31.00");
+
+    /* a restart (seq goes back to 1) invalidates everything */
+    cache_then_change(b, "31.00", "32.00");
+    publish_settle(SMQ_TOPIC_HEARTBEAT, "test-pub", 1, "{}");
+    api_price(b, p);
+    assert_string_equal(p, "32.00");
+
+    /* a heartbeat announcing a seq we never got is a gap too */
+    cache_then_change(b, "32.00", "33.00");
+    publish_settle(SMQ_TOPIC_HEARTBEAT, "test-pub", 4, "{}");
+    api_price(b, p);
+    assert_string_equal(p, "33.00");
+
+    /* lists are invalidated as well (generation bump) */
+    json_t *j = NULL;
+    assert_int_equal(http_json(h, "GET", "/api/v1/products?search=Cache%20E-B", NULL, &j), 200);
+    json_decref(j);
+    sql_price(b, "34.00");
+    publish_settle(SMQ_TOPIC_PRODUCT, "test-pub", 9, "{}"); /* gap */
+    assert_int_equal(http_json(h, "GET", "/api/v1/products?search=Cache%20E-B", NULL, &j), 200);
+    json_t *item = json_array_get(json_object_get(j, "items"), 0);
+    assert_true(json_real_value(json_object_get(item, "price")) > 33.99);
+    json_decref(j);
+
+    /* three missed heartbeats: the publisher goes quiet, everything goes */
+    publish(SMQ_TOPIC_HEARTBEAT, "test-pub", 9, "{}");
+    cache_then_change(b, "34.00", "35.00");
+    usleep(4000 * 1000);
+    api_price(b, p);
+    assert_string_equal(p, "35.00");
+
+    /* garbage on the event bus is dropped, the consumer keeps working */
+    zmsg_t *junk = zmsg_new();
+    zmsg_addstr(junk, SMQ_TOPIC_STOCK);
+    zmsg_addstr(junk, "garbage");
+    zmsg_send(&junk, pub);
+    publish_settle(SMQ_TOPIC_HEARTBEAT, "test-pub-2", 1, "{}");
+    cache_then_change(b, "35.00", "36.00");
+    snprintf(payload, sizeof payload, "{\"product_ids\": [\"%s\"]}", b);
+    publish_settle(SMQ_TOPIC_STOCK, "test-pub-2", 2, payload);
+    api_price(b, p);
+    assert_string_equal(p, "36.00");
+    json_t *hj = health();
+    assert_non_null(hj);
+    json_decref(hj);
+    assert_true(harness_pid(h, "catalog-svc") > 0);
+    zsock_destroy(&pub);
+}
+
+int main(void)
+{
+    zsys_handler_set(NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(events_invalidate),
+        cmocka_unit_test(redis_killed_reads_still_answer_then_caching_resumes),
+    };
+    int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+    zsys_shutdown();
+    return rc;
+}
