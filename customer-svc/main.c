@@ -4,12 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shopmq_proto.h"
+/* czmq (via shopmq_proto.h) pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO
+ * macros would shadow log.h's enum and silently drop our info lines. */
+#undef LOG_DEBUG
+#undef LOG_INFO
+
 #include "config.h"
 #include "customers.h"
 #include "log.h"
 #include "migrate.h"
 #include "pgpool.h"
-#include "shopmq_proto.h"
 #include "worker.h"
 
 /* Generated at build time from the files in customer-svc/sql/ (CMakeLists.txt). */
