@@ -17,6 +17,7 @@ char *health_build(const char *broker_status, long uptime_s, int *http_status)
     bool reachable = json_is_object(services);
     static const char *const names[] = {SMQ_SVC_CATALOG, SMQ_SVC_ORDER, SMQ_SVC_CUSTOMER};
     json_int_t workers[3] = {0, 0, 0};
+    json_int_t replicas[3] = {0, 0, 0}; /* distinct service processes */
     bool db_up = false;
     bool short_of_workers = false;
     int catalog_instances = 0;
@@ -32,12 +33,14 @@ char *health_build(const char *broker_status, long uptime_s, int *http_status)
             json_int_t n = json_integer_value(json_object_get(info, "workers"));
             if (n <= 0)
                 short_of_workers = true; /* known to the broker, nobody serving it */
+            json_t *instances = json_object_get(info, "instances");
             for (int i = 0; i < 3; i++)
-                if (strcmp(svc, names[i]) == 0)
+                if (strcmp(svc, names[i]) == 0) {
                     workers[i] = n;
+                    replicas[i] = (json_int_t)json_object_size(instances);
+                }
             const char *inst;
             json_t *st;
-            json_t *instances = json_object_get(info, "instances");
             json_object_foreach(instances, inst, st)
             {
                 if (json_is_true(json_object_get(st, "database")))
@@ -64,10 +67,12 @@ char *health_build(const char *broker_status, long uptime_s, int *http_status)
         status = "healthy";
     *http_status = strcmp(status, "unhealthy") == 0 ? 503 : 200;
 
-    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}}", "status", status,
-                            "database", database, "cache", cache, "version", SHOPMQ_VERSION,
-                            "uptime_seconds", (json_int_t)uptime_s, "services", names[0],
-                            workers[0], names[1], workers[1], names[2], workers[2]);
+    json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}",
+                            "status", status, "database", database, "cache", cache, "version",
+                            SHOPMQ_VERSION, "uptime_seconds", (json_int_t)uptime_s, "services",
+                            names[0], workers[0], names[1], workers[1], names[2], workers[2],
+                            "replicas", names[0], replicas[0], names[1], replicas[1], names[2],
+                            replicas[2]);
     char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
     json_decref(out);
     json_decref(root);
