@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -75,6 +76,7 @@ struct harness {
 /* Read from signal handlers, hence plain fixed arrays. */
 static harness_t *s_live[MAX_LIVE];
 static bool s_hooks_installed;
+static pid_t s_owner; /* a forked child of the test must not run our hooks */
 /* Log directories of stopped harnesses, removed or reported at exit. */
 static char *s_kept[64];
 static int s_nkept;
@@ -254,13 +256,39 @@ static bool postgres_user(uid_t *uid, gid_t *gid)
 
 /* ---- ports ---- */
 
+/* A port we hand out is only bound later, by a child, so two test programs
+ * running side by side could be given the same one. Each port handed out
+ * is flock()ed in a shared directory for the life of this process; another
+ * harness skips ports it finds locked. */
+static bool port_reserve(int port)
+{
+    static int fds[512];
+    static int nfds;
+    char path[512];
+    snprintf(path, sizeof path, "%s/shopmq-ports", scratch_dir());
+    if (mkdir(path, 01777) == 0)
+        chmod(path, 01777); /* shared by every user's tests */
+    snprintf(path, sizeof path, "%s/shopmq-ports/%d", scratch_dir(), port);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return true; /* no shared directory: best effort */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return false;
+    }
+    if (nfds == (int)(sizeof fds / sizeof fds[0]))
+        close(fds[--nfds]); /* a port-hungry test: forget one */
+    fds[nfds++] = fd;
+    return true;
+}
+
 int harness_free_port(void)
 {
     /* The kernel hands out an unused port; remembering what we handed out
      * keeps two processes of one stack from getting the same one. */
-    static int given[256];
-    static int ngiven;
-    for (int attempt = 0; attempt < 64; attempt++) {
+    static int given[1024];
+    static int ngiven, next;
+    for (int attempt = 0; attempt < 200; attempt++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
             return -1;
@@ -277,11 +305,12 @@ int harness_free_port(void)
         bool dup = false;
         for (int i = 0; i < ngiven; i++)
             dup |= given[i] == port;
-        if (dup)
+        if (dup || !port_reserve(port))
             continue;
-        given[ngiven++ % 256] = port;
-        if (ngiven > 256)
-            ngiven = 256;
+        given[next] = port;
+        next = (next + 1) % (int)(sizeof given / sizeof given[0]);
+        if (ngiven < (int)(sizeof given / sizeof given[0]))
+            ngiven++;
         return port;
     }
     return -1;
@@ -455,13 +484,8 @@ static int proc_start(harness_t *self, proc_t *p)
 {
     char log[PATH_MAX];
     snprintf(log, sizeof log, "%s/%s.log", self->dir, p->name);
-    if (strcmp(p->name, "postgres") == 0) {
-        /* We reaped the old postmaster, so its lock file is stale; a reused
-         * pid must not make the new one refuse to start. */
-        char pidfile[PATH_MAX + 32];
-        snprintf(pidfile, sizeof pidfile, "%s/postmaster.pid", self->pgdata);
-        unlink(pidfile);
-    }
+    /* A stale postmaster.pid stays: the new postmaster reads it to find and
+     * remove the old shared memory segment of a killed one. */
     pid_t pid = spawn(p->argv, p->envp, log, p->as_postgres, self->dir);
     if (pid < 0)
         return -1;
@@ -563,6 +587,8 @@ static void stop_all_now(void);
 static void on_exit_hook(int status, void *arg)
 {
     (void)arg;
+    if (getpid() != s_owner)
+        return;
     bool failed = status != 0;
     for (int i = 0; i < MAX_LIVE; i++)
         if (s_live[i])
@@ -586,7 +612,8 @@ static void on_exit_hook(int status, void *arg)
 /* SIGINT/SIGTERM of the test: only async-signal-safe calls from here. */
 static void on_signal(int sig)
 {
-    stop_all_now();
+    if (getpid() == s_owner)
+        stop_all_now();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -612,11 +639,69 @@ static void stop_all_now(void)
     }
 }
 
+/* A SIGKILLed postmaster leaves its small System V segment behind, and only
+ * a postmaster started on the same directory would remove it. Its id is on
+ * line 7 of postmaster.pid. */
+static void pg_release_shm(const char *pgdata)
+{
+    char path[PATH_MAX + 32], line[256];
+    snprintf(path, sizeof path, "%s/postmaster.pid", pgdata);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return; /* clean shutdown */
+    long key = -1, id = -1;
+    for (int i = 1; fgets(line, sizeof line, f); i++)
+        if (i == 7 && sscanf(line, "%ld %ld", &key, &id) != 2)
+            id = -1;
+    fclose(f);
+    struct shmid_ds ds;
+    if (id >= 0 && shmctl((int)id, IPC_STAT, &ds) == 0 && ds.shm_perm.__key == (key_t)key &&
+        ds.shm_nattch == 0)
+        shmctl((int)id, IPC_RMID, NULL);
+}
+
+/* Runs of test programs that were SIGKILLed (a ctest timeout) leave their
+ * directory behind, 40 MB of it in memory under /dev/shm: remove those
+ * whose owner is gone, and kept logs after a day. */
+static void sweep_stale_runs(void)
+{
+    const char *base = scratch_dir();
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "shopmq-it-", 10) != 0)
+            continue;
+        char path[1024], f[1100];
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        snprintf(f, sizeof f, "%s/owner.pid", path);
+        FILE *fp = fopen(f, "r");
+        int pid = 0;
+        if (!fp || fscanf(fp, "%d", &pid) != 1)
+            pid = 0;
+        if (fp)
+            fclose(fp);
+        if (pid <= 0 || (kill(pid, 0) == 0 || errno != ESRCH))
+            continue;
+        snprintf(f, sizeof f, "%s/pg", path);
+        struct stat st;
+        bool has_data = stat(f, &st) == 0;
+        if (has_data)
+            pg_release_shm(f);
+        if (has_data || (stat(path, &st) == 0 && time(NULL) - st.st_mtime > 86400))
+            rm_rf(path);
+    }
+    closedir(d);
+}
+
 static void install_hooks(void)
 {
     if (s_hooks_installed)
         return;
     s_hooks_installed = true;
+    s_owner = getpid();
+    sweep_stale_runs();
     on_exit(on_exit_hook, NULL);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -646,7 +731,9 @@ static char **pg_argv(const char *pgdata, int port)
     static const char *const settings[] = {
         "listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off",
         "full_page_writes=off", "shared_preload_libraries=pg_stat_statements",
-        "max_connections=300"};
+        "max_connections=300",
+        /* in the data directory, not /dev/shm: gone with it after a SIGKILL */
+        "dynamic_shared_memory_type=mmap"};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
         strv_push(&v, "-c");
         strv_push(&v, settings[i]);
@@ -948,6 +1035,13 @@ harness_t *harness_start(const harness_opts_t *opts)
         return NULL;
     }
     register_live(self);
+    char owner[1100];
+    snprintf(owner, sizeof owner, "%s/owner.pid", self->dir);
+    FILE *of = fopen(owner, "w");
+    if (of) {
+        fprintf(of, "%d\n", (int)getpid());
+        fclose(of);
+    }
     snprintf(self->pgdata, sizeof self->pgdata, "%s/pg", self->dir);
 
     self->pg_port = harness_free_port();
@@ -1093,6 +1187,7 @@ void harness_stop(harness_t **self_p)
         if (!keep_logs_env())
             self->failed = false; /* printed; the exit hook need not repeat */
     }
+    pg_release_shm(self->pgdata);
     if (!keep_logs_env())
         rm_rf(self->pgdata);
     if (s_nkept < (int)(sizeof s_kept / sizeof s_kept[0]))
