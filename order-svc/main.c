@@ -50,6 +50,13 @@ int main(void)
         return worker_stop ? 0 : 1;
     }
 
+    /* czmq's global state must be set up by one thread: the relay thread
+     * creating its socket while worker_run() runs zsys_init() aborts in
+     * czmq (thread-name-prefix assertion). Same handler choice as the
+     * runtime: no czmq signal handler. */
+    zsys_handler_set(NULL);
+    zsys_init();
+
     outbox_relay_t *relay = outbox_relay_new(&cfg);
     if (!relay) {
         log_error(NULL, "order-svc: cannot start the outbox relay");
