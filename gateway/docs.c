@@ -33,12 +33,15 @@ void docs_init(void)
         snprintf(s_exe_dir, sizeof s_exe_dir, ".");
     }
     const char *env = getenv("ECOM_DOCS_DIR");
-    char cand[PATH_MAX + 16];
-    snprintf(cand, sizeof cand, "%s/../docs", s_exe_dir);
+    char built[PATH_MAX + 16], source[PATH_MAX + 16];
+    snprintf(built, sizeof built, "%s/docs", s_exe_dir); /* scripts/docs-assets.sh output */
+    snprintf(source, sizeof source, "%s/../docs", s_exe_dir);
     if (env && *env)
         snprintf(s_docs_dir, sizeof s_docs_dir, "%s", env);
-    else if (is_dir(cand))
-        snprintf(s_docs_dir, sizeof s_docs_dir, "%s", cand);
+    else if (is_dir(built))
+        snprintf(s_docs_dir, sizeof s_docs_dir, "%s", built);
+    else if (is_dir(source))
+        snprintf(s_docs_dir, sizeof s_docs_dir, "%s", source);
     else
         snprintf(s_docs_dir, sizeof s_docs_dir, "./docs");
     env = getenv("ECOM_OPENAPI_PATH");
@@ -103,5 +106,9 @@ int docs_read(const char *name, char **body, size_t *len, const char **ctype)
         return -1;
     snprintf(path, sizeof path, "%s/%s", s_docs_dir, name);
     *ctype = content_type(name);
+    if (read_file(path, body, len) == 0)
+        return 0;
+    /* A source tree where the assets were installed but not assembled. */
+    snprintf(path, sizeof path, "%s/node_modules/swagger-ui-dist/%s", s_docs_dir, name);
     return read_file(path, body, len);
 }

@@ -266,6 +266,8 @@ static void loop_once(gw_loop_t *L, int cap_ms)
         timeout = min_timeout(timeout, mhd_ms > (MHD_UNSIGNED_LONG_LONG)cap_ms ? cap_ms : (long)mhd_ms);
     timeout = min_timeout(timeout, gwhttp_deadlines(L, clock_mono_ms()));
     timeout = min_timeout(timeout, ratelimit_next_timeout_ms(L->rl));
+    if (L->resumed)
+        timeout = 0; /* resumed connections are served by the next MHD_run */
 
     int rc = zmq_poll(items, 2 + nrl, timeout);
     if (rc < 0 && errno != EINTR)
@@ -276,6 +278,7 @@ static void loop_once(gw_loop_t *L, int cap_ms)
         ratelimit_timeout(L->rl);
     drain_replies(L);
     gwhttp_deadlines(L, clock_mono_ms());
+    L->resumed = false;
     MHD_run(L->daemon);
 
     ratelimit_stats_t st;

@@ -239,6 +239,7 @@ static enum MHD_Result queue_response(slot_t *s)
         snprintf(num, sizeof num, "%ld", s->rl.reset_s);
         MHD_add_response_header(r, "X-RateLimit-Reset", num);
     }
+    s->answered_us = now_us();
     enum MHD_Result ret = MHD_queue_response(s->conn, (unsigned)s->status, r);
     MHD_destroy_response(r);
     s->state = SLOT_DONE;
@@ -256,6 +257,7 @@ static enum MHD_Result deliver(slot_t *s)
     deadline_remove(s);
     gwmetrics_inflight(s->loop->metrics, -1);
     MHD_resume_connection(s->conn);
+    s->loop->resumed = true;
     return MHD_YES;
 }
 
@@ -366,8 +368,6 @@ long gwhttp_deadlines(gw_loop_t *L, int64_t now_ms)
         deadline_remove(s);
         if (s->wait == WAIT_PROXY) {
             set_detail(s, 504, "Gateway timeout");
-            log_warn(s->trace, "%s %.*s: no reply within %d ms", s->method, (int)s->req.path_len,
-                     s->req.path, L->gw->cfg->request_timeout_ms);
         } else {
             answer_status(s, NULL);
         }
@@ -615,7 +615,8 @@ void gwhttp_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     gw_loop_t *L = s->loop;
-    int64_t lat = now_us() - s->start_us;
+    /* Time to answer, not to close: a slow reader is not a slow gateway. */
+    int64_t lat = (s->answered_us ? s->answered_us : now_us()) - s->start_us;
     int route = s->req.status == 0 && s->req.match.route ? s->req.match.index : -1;
     gwmetrics_observe(L->metrics, route, s->status, lat);
     if (s->status >= 500)

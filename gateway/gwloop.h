@@ -48,6 +48,7 @@ typedef struct slot {
     struct MHD_Connection *conn;
     bool suspended;
     int64_t start_us;
+    int64_t answered_us; /* when the response was queued */
 
     /* deadline list (sorted, earliest first) */
     int64_t deadline_ms;
@@ -101,6 +102,7 @@ struct gw_loop {
     char *meta; /* SMQ_MAX_META scratch for the meta frame */
     uint64_t trace_state;
     bool stopping;
+    bool resumed; /* a connection was resumed: run MHD without waiting */
     pthread_t thread;
 };
 

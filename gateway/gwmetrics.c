@@ -229,7 +229,10 @@ static void render_broker(text_t *t, const char *broker_status)
         qsort(s, n, sizeof *s, sample_cmp);
         for (size_t i = 0; i < n; i++) {
             if (i == 0 || strcmp(s[i].name, s[i - 1].name) != 0)
-                text_add(t, "# TYPE shopmq_service_%s gauge\n", s[i].name);
+                text_add(t,
+                         "# HELP shopmq_service_%s Reported by service instances in their "
+                         "heartbeat status.\n# TYPE shopmq_service_%s gauge\n",
+                         s[i].name, s[i].name);
             text_add(t, "shopmq_service_%s{service=\"%s\",instance=\"%s\"} %.17g\n", s[i].name,
                      s[i].service, s[i].instance, s[i].value);
         }
