@@ -18,16 +18,11 @@
 #undef LOG_INFO
 
 const svc_route_t catalog_routes[] = {
-    {"products.list", catalog_products_list},
-    {"products.get", catalog_products_get},
-    {"products.create", catalog_products_create},
-    {"products.update", catalog_products_update},
-    {"products.delete", catalog_products_delete},
-    {"categories.list", catalog_categories_list},
-    {"categories.get", catalog_categories_get},
-    {"categories.create", catalog_categories_create},
-    {"cache.stats", catalog_app_cache_stats},
-    {NULL, NULL},
+    {"products.list", catalog_products_list},     {"products.get", catalog_products_get},
+    {"products.create", catalog_products_create}, {"products.update", catalog_products_update},
+    {"products.delete", catalog_products_delete}, {"categories.list", catalog_categories_list},
+    {"categories.get", catalog_categories_get},   {"categories.create", catalog_categories_create},
+    {"cache.stats", catalog_app_cache_stats},     {NULL, NULL},
 };
 
 void catalog_app_status(void *arg, json_t *out)
@@ -82,9 +77,8 @@ bool catalog_path_id(const svc_request_t *req, char out[37])
 }
 
 /* Runs the query; status and malloc'd body of the reply it makes. */
-static void query_reply(catalog_app_t *app, const svc_request_t *req, const char *stmt,
-                        int nparams, const char *const *values, const char *not_found,
-                        int *status, char **body)
+static void query_reply(catalog_app_t *app, const svc_request_t *req, const char *stmt, int nparams,
+                        const char *const *values, const char *not_found, int *status, char **body)
 {
     catalog_sql_result_t res;
     int rc = catalog_sql_run(app->pool, req->rid, stmt, nparams, values, true, &res);
@@ -124,8 +118,7 @@ void catalog_cached_read(catalog_app_t *app, const svc_request_t *req, svc_reply
     if (app->flight &&
         asprintf(&key, "%s:%llu:%llu:%s", ns, (unsigned long long)catalog_cache_epoch(app->cache),
                  (unsigned long long)gen, suffix) >= 0)
-        role = catalog_flight_join(app->flight, key, CATALOG_FLIGHT_WAIT_MS, &call, &status,
-                                   &body);
+        role = catalog_flight_join(app->flight, key, CATALOG_FLIGHT_WAIT_MS, &call, &status, &body);
     else
         key = NULL;
     free(key);

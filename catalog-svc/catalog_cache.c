@@ -13,8 +13,8 @@
 #include "clock.h"
 #include "log.h"
 
-#define RETRY_MS 1000     /* a thread retries a dead Redis at most once a second */
-#define NEGATIVE_TTL_S 5  /* cached 404s */
+#define RETRY_MS 1000    /* a thread retries a dead Redis at most once a second */
+#define NEGATIVE_TTL_S 5 /* cached 404s */
 #define MAX_KEY 1200
 
 struct catalog_cache {
@@ -58,9 +58,8 @@ static const char product_set_lua[] =
 
 /* KEYS[1] gen key; ARGV[1] key prefix + ns + ':', ARGV[2] suffix. Reads the
  * generation and the value under it in one round trip. */
-static const char gen_get_lua[] =
-    "local g = redis.call('GET', KEYS[1]) or '0' "
-    "return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}";
+static const char gen_get_lua[] = "local g = redis.call('GET', KEYS[1]) or '0' "
+                                  "return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}";
 
 static void tconn_free(void *p)
 {
@@ -70,8 +69,8 @@ static void tconn_free(void *p)
     free(t);
 }
 
-int catalog_cache_parse_url(const char *url, char *host, size_t hostcap, int *port,
-                            char *password, size_t pwcap, int *db)
+int catalog_cache_parse_url(const char *url, char *host, size_t hostcap, int *port, char *password,
+                            size_t pwcap, int *db)
 {
     const char *s = url;
     *port = 6379;
@@ -178,8 +177,8 @@ static tconn_t *tconn(catalog_cache_t *self)
 static void conn_drop(catalog_cache_t *self, tconn_t *t, const char *why)
 {
     if (t->c) {
-        log_warn(NULL, "redis: %s: %s; retrying in %d ms", why,
-                 t->c->err ? t->c->errstr : "error", RETRY_MS);
+        log_warn(NULL, "redis: %s: %s; retrying in %d ms", why, t->c->err ? t->c->errstr : "error",
+                 RETRY_MS);
         redisFree(t->c);
         t->c = NULL;
     }
@@ -346,8 +345,8 @@ static void count(catalog_cache_t *self, bool hit)
     atomic_fetch_add(hit ? &self->hits : &self->misses, 1);
 }
 
-catalog_cache_rc_t catalog_cache_product_get(catalog_cache_t *self, const char *id,
-                                             char **json, uint64_t *gen)
+catalog_cache_rc_t catalog_cache_product_get(catalog_cache_t *self, const char *id, char **json,
+                                             uint64_t *gen)
 {
     *json = NULL;
     *gen = 0;
@@ -394,8 +393,8 @@ static void product_set(catalog_cache_t *self, const char *id, const char *gen, 
     snprintf(key, sizeof key, "%sproduct:%s", self->prefix, id);
     snprintf(ver, sizeof ver, "%ld", json ? version : 0L);
     snprintf(ttl, sizeof ttl, "%d", json ? ttl_jitter(self, self->ttl_s) : NEGATIVE_TTL_S);
-    const char *argv[] = {"EVAL", product_set_lua, "2", key, self->pgen_key, gen, ver,
-                          json ? json : "", ttl};
+    const char *argv[] = {"EVAL", product_set_lua,  "2", key, self->pgen_key, gen,
+                          ver,    json ? json : "", ttl};
     const char *incr[] = {"INCR", self->gen_key};
     cmd_t cmds[2] = {{9, argv, NULL}, {2, incr, NULL}};
     redisReply *r[2];
@@ -415,8 +414,8 @@ static void product_set(catalog_cache_t *self, const char *id, const char *gen, 
     }
 }
 
-void catalog_cache_product_put(catalog_cache_t *self, const char *id, uint64_t gen,
-                               long version, const char *json)
+void catalog_cache_product_put(catalog_cache_t *self, const char *id, uint64_t gen, long version,
+                               const char *json)
 {
     if (!self->enabled)
         return;
@@ -434,9 +433,8 @@ void catalog_cache_product_written(catalog_cache_t *self, const char *id, long v
     product_set(self, id, "", version, json, true);
 }
 
-catalog_cache_rc_t catalog_cache_gen_get(catalog_cache_t *self, const char *ns,
-                                         const char *suffix, bool counted, char **json,
-                                         uint64_t *gen)
+catalog_cache_rc_t catalog_cache_gen_get(catalog_cache_t *self, const char *ns, const char *suffix,
+                                         bool counted, char **json, uint64_t *gen)
 {
     *json = NULL;
     *gen = 0;
@@ -469,14 +467,13 @@ catalog_cache_rc_t catalog_cache_gen_get(catalog_cache_t *self, const char *ns,
     return rc;
 }
 
-void catalog_cache_gen_put(catalog_cache_t *self, const char *ns, uint64_t gen,
-                           const char *suffix, const char *json)
+void catalog_cache_gen_put(catalog_cache_t *self, const char *ns, uint64_t gen, const char *suffix,
+                           const char *json)
 {
     if (!self->enabled)
         return;
     char key[MAX_KEY], ttl[16];
-    snprintf(key, sizeof key, "%s%s:%llu:%s", self->prefix, ns, (unsigned long long)gen,
-             suffix);
+    snprintf(key, sizeof key, "%s%s:%llu:%s", self->prefix, ns, (unsigned long long)gen, suffix);
     snprintf(ttl, sizeof ttl, "%d", ttl_jitter(self, self->ttl_s));
     const char *argv[] = {"SET", key, json, "EX", ttl};
     cmd_t cmd = {5, argv, NULL};

@@ -43,20 +43,19 @@ void catalog_cache_destroy(catalog_cache_t **self_p);
 
 bool catalog_cache_enabled(catalog_cache_t *self);
 
-/* Product detail. counted: feeds hits/misses. */
-catalog_cache_rc_t catalog_cache_product_get(catalog_cache_t *self, const char *id,
-                                             char **json, uint64_t *gen);
+/* Product detail; every lookup feeds the hit/miss counters. */
+catalog_cache_rc_t catalog_cache_product_get(catalog_cache_t *self, const char *id, char **json,
+                                             uint64_t *gen);
 /* Stores a product read at generation gen (json NULL: not found, short TTL). */
-void catalog_cache_product_put(catalog_cache_t *self, const char *id, uint64_t gen,
-                               long version, const char *json);
+void catalog_cache_product_put(catalog_cache_t *self, const char *id, uint64_t gen, long version,
+                               const char *json);
 
 /* Generation-scoped values; counted says whether the lookup feeds the
  * hit/miss counters (product reads do). */
-catalog_cache_rc_t catalog_cache_gen_get(catalog_cache_t *self, const char *ns,
-                                         const char *suffix, bool counted, char **json,
-                                         uint64_t *gen);
-void catalog_cache_gen_put(catalog_cache_t *self, const char *ns, uint64_t gen,
-                           const char *suffix, const char *json);
+catalog_cache_rc_t catalog_cache_gen_get(catalog_cache_t *self, const char *ns, const char *suffix,
+                                         bool counted, char **json, uint64_t *gen);
+void catalog_cache_gen_put(catalog_cache_t *self, const char *ns, uint64_t gen, const char *suffix,
+                           const char *json);
 
 /* After a committed write of a product: store its new JSON (write-through,
  * version-guarded) and bump the list generation. */
@@ -84,7 +83,7 @@ bool catalog_cache_available(catalog_cache_t *self);
 void catalog_cache_counters(catalog_cache_t *self, long *hits, long *misses);
 
 /* Parses redis://[:password@]host[:port][/db]. For tests. 0 or -1. */
-int catalog_cache_parse_url(const char *url, char *host, size_t hostcap, int *port,
-                            char *password, size_t pwcap, int *db);
+int catalog_cache_parse_url(const char *url, char *host, size_t hostcap, int *port, char *password,
+                            size_t pwcap, int *db);
 
 #endif

@@ -56,13 +56,14 @@ void catalog_categories_create(void *arg, const svc_request_t *req, svc_reply_t 
     } else {
         const char *values[] = {name, descr};
         catalog_sql_result_t res;
-        int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_CATEGORY_CREATE, 2, values,
-                                 false, &res);
+        int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_CATEGORY_CREATE, 2, values, false,
+                                 &res);
         if (rc == CATALOG_SQL_OK) {
             catalog_cache_lists_changed(app->cache);
             svc_reply_raw(rep, 201, res.json);
             res.json = NULL;
-        } else if (rc == CATALOG_SQL_CONSTRAINT && strcmp(res.constraint, "categories_name_key") == 0) {
+        } else if (rc == CATALOG_SQL_CONSTRAINT &&
+                   strcmp(res.constraint, "categories_name_key") == 0) {
             svc_reply_detail(rep, 409, "Category with this name already exists");
         } else if (rc == CATALOG_SQL_CONSTRAINT) {
             log_warn(req->rid, "unexpected constraint violation %s", res.constraint);

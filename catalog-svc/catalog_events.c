@@ -113,8 +113,8 @@ static void *run(void *arg)
                 log_warn(NULL, "events: malformed event dropped");
             } else {
                 bool heartbeat = strcmp(ev.topic, SMQ_TOPIC_HEARTBEAT) == 0;
-                catalog_seq_verdict_t v = catalog_seq_observe(seq, ev.publisher, ev.seq,
-                                                              heartbeat, now);
+                catalog_seq_verdict_t v =
+                    catalog_seq_observe(seq, ev.publisher, ev.seq, heartbeat, now);
                 if (catalog_seq_must_flush(v)) {
                     static const char *why[] = {"", "", "new publisher", "sequence gap",
                                                 "publisher restart"};

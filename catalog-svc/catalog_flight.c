@@ -13,8 +13,8 @@ struct catalog_flight_call {
     bool done;
     int status;
     char *body;
-    int waiters;        /* followers still referencing the call */
-    bool linked;        /* still in the table (joinable) */
+    int waiters; /* followers still referencing the call */
+    bool linked; /* still in the table (joinable) */
     pthread_cond_t cond;
     struct catalog_flight_call *next;
 };

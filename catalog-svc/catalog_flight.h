@@ -16,11 +16,7 @@
 typedef struct catalog_flight catalog_flight_t;
 typedef struct catalog_flight_call catalog_flight_call_t;
 
-enum {
-    CATALOG_FLIGHT_LEADER = 1,
-    CATALOG_FLIGHT_SHARED = 0,
-    CATALOG_FLIGHT_TIMEOUT = -1
-};
+enum { CATALOG_FLIGHT_LEADER = 1, CATALOG_FLIGHT_SHARED = 0, CATALOG_FLIGHT_TIMEOUT = -1 };
 
 catalog_flight_t *catalog_flight_new(void);
 /* All leaders must have finished. */

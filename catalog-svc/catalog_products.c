@@ -37,16 +37,14 @@ static void product_read(catalog_app_t *app, const svc_request_t *req, svc_reply
     if (app->flight) {
         char key[128];
         snprintf(key, sizeof key, "product:%llu:%llu:%s",
-                 (unsigned long long)catalog_cache_epoch(app->cache), (unsigned long long)pgen,
-                 id);
-        role = catalog_flight_join(app->flight, key, CATALOG_FLIGHT_WAIT_MS, &call, &status,
-                                   &body);
+                 (unsigned long long)catalog_cache_epoch(app->cache), (unsigned long long)pgen, id);
+        role = catalog_flight_join(app->flight, key, CATALOG_FLIGHT_WAIT_MS, &call, &status, &body);
     }
     if (role != CATALOG_FLIGHT_SHARED) {
         const char *values[] = {id};
         catalog_sql_result_t res;
-        int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_GET, 1, values, true,
-                                 &res);
+        int rc =
+            catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_GET, 1, values, true, &res);
         if (rc == CATALOG_SQL_OK) {
             status = 200;
             body = res.json;
@@ -206,8 +204,8 @@ void catalog_products_create(void *arg, const svc_request_t *req, svc_reply_t *r
         cat = NULL;
     const char *values[] = {name, descr, price, stock_s, sku, cat ? cat_s : NULL};
     catalog_sql_result_t res;
-    int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_CREATE, 6, values, false,
-                             &res);
+    int rc =
+        catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_CREATE, 6, values, false, &res);
     if (rc == CATALOG_SQL_OK) {
         written(app, &res);
         svc_reply_raw(rep, 201, res.json);
@@ -239,15 +237,15 @@ void catalog_products_update(void *arg, const svc_request_t *req, svc_reply_t *r
         json_decref(errs);
         return;
     }
-    static const char *const not_nullable[] = {"name", "description", "price", "stock",
-                                               "is_active", NULL};
+    static const char *const not_nullable[] = {"name",  "description", "price",
+                                               "stock", "is_active",   NULL};
     drop_nulls(obj, not_nullable);
     const char *name = NULL, *descr = NULL, *cat = NULL;
     char price[32];
     int64_t stock = 0;
     bool active = true;
-    bool has_name = false, has_descr = false, has_price = false, has_stock = false,
-         has_cat = false, has_active = false;
+    bool has_name = false, has_descr = false, has_price = false, has_stock = false, has_cat = false,
+         has_active = false;
     bool ok = true;
     ok &= nonempty(obj, "name", 200, &name, &has_name, errs);
     ok &= v_string(obj, "description", false, DESCRIPTION_MAX, &descr, &has_descr, errs);
@@ -276,8 +274,8 @@ void catalog_products_update(void *arg, const svc_request_t *req, svc_reply_t *r
                             has_cat && cat ? cat_s : NULL,
                             has_active ? (active ? "true" : "false") : NULL};
     catalog_sql_result_t res;
-    int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_UPDATE, 8, values, false,
-                             &res);
+    int rc =
+        catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_UPDATE, 8, values, false, &res);
     if (rc == CATALOG_SQL_OK) {
         written(app, &res);
         svc_reply_raw(rep, 200, res.json);
@@ -306,8 +304,8 @@ void catalog_products_delete(void *arg, const svc_request_t *req, svc_reply_t *r
     }
     const char *values[] = {id};
     catalog_sql_result_t res;
-    int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_DELETE, 1, values, false,
-                             &res);
+    int rc =
+        catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_DELETE, 1, values, false, &res);
     if (rc == CATALOG_SQL_OK) {
         written(app, &res);
         rep->status = 204; /* soft delete: no body */

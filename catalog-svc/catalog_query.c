@@ -118,10 +118,9 @@ int catalog_list_query_params(const catalog_list_query_t *q, catalog_list_bufs_t
 
 int catalog_list_query_key(const catalog_list_query_t *q, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "p=%lld&ps=%lld&c=%s&min=%s&max=%s&st=%d&s=%s",
-                     (long long)q->page, (long long)q->page_size,
-                     q->has_category ? q->category_id : "", q->has_min ? q->min_price : "",
-                     q->has_max ? q->max_price : "", q->in_stock ? 1 : 0,
-                     q->has_search ? q->search : "");
+    int n = snprintf(out, cap, "p=%lld&ps=%lld&c=%s&min=%s&max=%s&st=%d&s=%s", (long long)q->page,
+                     (long long)q->page_size, q->has_category ? q->category_id : "",
+                     q->has_min ? q->min_price : "", q->has_max ? q->max_price : "",
+                     q->in_stock ? 1 : 0, q->has_search ? q->search : "");
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }

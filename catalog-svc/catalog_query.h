@@ -18,8 +18,8 @@ typedef struct {
     bool has_min, has_max;
     char min_price[32], max_price[32];
     bool has_search;
-    char search[CATALOG_SEARCH_MAX * 4 + 1];      /* as given */
-    char pattern[CATALOG_SEARCH_MAX * 8 + 3];     /* ILIKE pattern: %escaped% */
+    char search[CATALOG_SEARCH_MAX * 4 + 1];  /* as given */
+    char pattern[CATALOG_SEARCH_MAX * 8 + 3]; /* ILIKE pattern: %escaped% */
     bool in_stock;
 } catalog_list_query_t;
 

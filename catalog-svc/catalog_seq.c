@@ -49,8 +49,8 @@ static publisher_t *find(catalog_seq_t *self, const char *id)
     return NULL;
 }
 
-catalog_seq_verdict_t catalog_seq_observe(catalog_seq_t *self, const char *publisher,
-                                          uint64_t seq, bool heartbeat, int64_t now_ms)
+catalog_seq_verdict_t catalog_seq_observe(catalog_seq_t *self, const char *publisher, uint64_t seq,
+                                          bool heartbeat, int64_t now_ms)
 {
     publisher_t *p = find(self, publisher);
     if (!p) {

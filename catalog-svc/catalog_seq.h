@@ -37,8 +37,8 @@ void catalog_seq_destroy(catalog_seq_t **self_p);
  * heartbeats carry its current seq (the last one it published), so a
  * heartbeat with seq == last is in order and one with seq > last means
  * events in between were lost. */
-catalog_seq_verdict_t catalog_seq_observe(catalog_seq_t *self, const char *publisher,
-                                          uint64_t seq, bool heartbeat, int64_t now_ms);
+catalog_seq_verdict_t catalog_seq_observe(catalog_seq_t *self, const char *publisher, uint64_t seq,
+                                          bool heartbeat, int64_t now_ms);
 
 /* Forgets publishers silent for longer than silence_ms and returns how many
  * (> 0 means "invalidate everything"). A forgotten publisher that comes

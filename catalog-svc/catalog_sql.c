@@ -11,17 +11,17 @@
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* p: a products row, c: its category (LEFT JOIN, may be NULL). */
-#define PRODUCT_JSON                                                                   \
-    "json_build_object('id', p.id, 'name', p.name, 'description', p.description, "     \
-    "'price', p.price, 'stock', p.stock, 'sku', p.sku, 'category_id', p.category_id, " \
-    "'category_name', c.name, 'is_active', p.is_active, "                              \
+#define PRODUCT_JSON                                                                               \
+    "json_build_object('id', p.id, 'name', p.name, 'description', p.description, "                 \
+    "'price', p.price, 'stock', p.stock, 'sku', p.sku, 'category_id', p.category_id, "             \
+    "'category_name', c.name, 'is_active', p.is_active, "                                          \
     "'created_at', " TS("p.created_at") ", 'updated_at', " TS("p.updated_at") ")"
 
-#define PRODUCT_FROM_CTE \
+#define PRODUCT_FROM_CTE                                                                           \
     "SELECT p.version, " PRODUCT_JSON " FROM p LEFT JOIN categories c ON c.id = p.category_id"
 
-#define CATEGORY_JSON(count)                                                         \
-    "json_build_object('id', c.id, 'name', c.name, 'description', c.description, " \
+#define CATEGORY_JSON(count)                                                                       \
+    "json_build_object('id', c.id, 'name', c.name, 'description', c.description, "                 \
     "'product_count', " count ", 'created_at', " TS("c.created_at") ")"
 
 #define NFIXED 7
@@ -41,17 +41,20 @@ static const pgpool_stmt_t fixed_stmts[NFIXED] = {
      "description = COALESCE($3, description), price = COALESCE($4::numeric, price), "
      "stock = COALESCE($5::int, stock), "
      "category_id = CASE WHEN $6::bool THEN $7::uuid ELSE category_id END, "
-     "is_active = COALESCE($8::bool, is_active) WHERE id = $1::uuid RETURNING *) " PRODUCT_FROM_CTE},
-    {CATALOG_SQL_PRODUCT_DELETE,
-     "WITH p AS (UPDATE products SET is_active = false WHERE id = $1::uuid RETURNING *) " PRODUCT_FROM_CTE},
+     "is_active = COALESCE($8::bool, is_active) WHERE id = $1::uuid RETURNING "
+     "*) " PRODUCT_FROM_CTE},
+    {CATALOG_SQL_PRODUCT_DELETE, "WITH p AS (UPDATE products SET is_active = false WHERE id = "
+                                 "$1::uuid RETURNING *) " PRODUCT_FROM_CTE},
     /* One aggregate pass over active products, not one count per category. */
     {CATALOG_SQL_CATEGORY_LIST,
-     "SELECT COALESCE(json_agg(" CATEGORY_JSON("COALESCE(n.cnt, 0)") " ORDER BY c.name), '[]'::json) "
-     "FROM categories c LEFT JOIN (SELECT category_id, count(*) AS cnt FROM products "
-     "WHERE is_active GROUP BY category_id) n ON n.category_id = c.id"},
+     "SELECT COALESCE(json_agg(" CATEGORY_JSON(
+         "COALESCE(n.cnt, 0)") " ORDER BY c.name), '[]'::json) "
+                               "FROM categories c LEFT JOIN (SELECT category_id, count(*) AS cnt "
+                               "FROM products "
+                               "WHERE is_active GROUP BY category_id) n ON n.category_id = c.id"},
     {CATALOG_SQL_CATEGORY_GET,
-     "SELECT " CATEGORY_JSON("(SELECT count(*) FROM products p WHERE p.category_id = c.id AND p.is_active)")
-     " FROM categories c WHERE c.id = $1::uuid"},
+     "SELECT " CATEGORY_JSON("(SELECT count(*) FROM products p WHERE p.category_id = c.id AND "
+                             "p.is_active)") " FROM categories c WHERE c.id = $1::uuid"},
     {CATALOG_SQL_CATEGORY_CREATE,
      "WITH c AS (INSERT INTO categories (name, description) VALUES ($1, $2) RETURNING *) "
      "SELECT " CATEGORY_JSON("0") " FROM c"},

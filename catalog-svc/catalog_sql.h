@@ -13,8 +13,9 @@
 #include "pgpool.h"
 
 /* Product statements: columns (version int, product json). */
-#define CATALOG_SQL_PRODUCT_GET "cat_product_get"       /* $1 id */
-#define CATALOG_SQL_PRODUCT_CREATE "cat_product_create" /* $1 name $2 descr $3 price $4 stock $5 sku $6 category */
+#define CATALOG_SQL_PRODUCT_GET "cat_product_get" /* $1 id */
+#define CATALOG_SQL_PRODUCT_CREATE                                                                 \
+    "cat_product_create" /* $1 name $2 descr $3 price $4 stock $5 sku $6 category */
 #define CATALOG_SQL_PRODUCT_UPDATE "cat_product_update" /* see catalog_sql.c */
 #define CATALOG_SQL_PRODUCT_DELETE "cat_product_delete" /* $1 id */
 /* Category statements: one json column. */
@@ -51,8 +52,8 @@ enum catalog_sql_rc {
 };
 
 typedef struct {
-    char *json;          /* malloc'd, last column of the first row */
-    long version;        /* first column when the result has two columns */
+    char *json;   /* malloc'd, last column of the first row */
+    long version; /* first column when the result has two columns */
     char sqlstate[6];
     char constraint[64];
 } catalog_sql_result_t;

@@ -43,6 +43,11 @@ int main(void)
         log_error(NULL, "out of memory at start-up");
         return 1;
     }
+    /* czmq's global state must be set up once, before the event thread opens
+     * a socket: zsys_init racing between that thread and worker_run() trips
+     * czmq's assertions. No czmq signal handler: the runtime installs its own. */
+    zsys_handler_set(NULL);
+    zsys_init();
     catalog_events_t *events = NULL;
     if (catalog_cache_enabled(app.cache)) {
         app.flight = catalog_flight_new();

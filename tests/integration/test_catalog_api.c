@@ -17,7 +17,7 @@
 
 static harness_t *h;
 static const char *const test_env[] = {"ECOM_REDIS_RATE_LIMIT_MAX=0", NULL};
-static char cat_id[64];   /* "Gadgets" */
+static char cat_id[64];    /* "Gadgets" */
 static char other_cat[64]; /* "Garden" */
 
 #define NIL_UUID "00000000-0000-4000-8000-000000000000"
@@ -38,9 +38,8 @@ static void create_product(const char *name, const char *price, int stock, const
 {
     char body[512];
     snprintf(body, sizeof body,
-             "{\"name\": \"%s\", \"price\": %s, \"stock\": %d, \"sku\": \"%s\"%s%s%s}", name,
-             price, stock, sku, cat ? ", \"category_id\": \"" : "", cat ? cat : "",
-             cat ? "\"" : "");
+             "{\"name\": \"%s\", \"price\": %s, \"stock\": %d, \"sku\": \"%s\"%s%s%s}", name, price,
+             stock, sku, cat ? ", \"category_id\": \"" : "", cat ? cat : "", cat ? "\"" : "");
     json_t *j = NULL;
     assert_int_equal(post("/api/v1/products", body, &j), 201);
     snprintf(id_out, 64, "%s", str(j, "id"));
@@ -105,11 +104,14 @@ static void create_and_read_back(void **state)
     assert_int_equal(http_request(h, "GET", path, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "29.99"));
-    assert_non_null(strstr(r.body, "\"description\" : \"bright\"") ? r.body : strstr(r.body, "bright"));
+    assert_non_null(strstr(r.body, "\"description\" : \"bright\"") ? r.body
+                                                                   : strstr(r.body, "bright"));
     http_resp_clear(&r);
 
     /* defaults: description "", stock 0, no category */
-    assert_int_equal(post("/api/v1/products", "{\"name\": \"Bare\", \"price\": 1, \"sku\": \"API-2\"}", &j), 201);
+    assert_int_equal(
+        post("/api/v1/products", "{\"name\": \"Bare\", \"price\": 1, \"sku\": \"API-2\"}", &j),
+        201);
     assert_string_equal(str(j, "description"), "");
     assert_int_equal(json_integer_value(json_object_get(j, "stock")), 0);
     assert_true(json_is_null(json_object_get(j, "category_id")));
@@ -167,9 +169,11 @@ static void put_then_get_returns_new_price(void **state)
 
     /* partial update of every field; other fields stay */
     char body[512];
-    snprintf(body, sizeof body,
-             "{\"name\": \"Renamed\", \"description\": \"d\", \"stock\": 0, \"category_id\": \"%s\","
-             " \"is_active\": true}", other_cat);
+    snprintf(
+        body, sizeof body,
+        "{\"name\": \"Renamed\", \"description\": \"d\", \"stock\": 0, \"category_id\": \"%s\","
+        " \"is_active\": true}",
+        other_cat);
     assert_int_equal(http_json(h, "PUT", path, body, &j), 200);
     assert_string_equal(str(j, "name"), "Renamed");
     assert_string_equal(str(j, "category_name"), "Garden");
@@ -195,7 +199,8 @@ static bool list_contains(const char *query, const char *id)
     bool found = false;
     size_t i;
     json_t *it;
-    json_array_foreach(json_object_get(j, "items"), i, it) if (strcmp(str(it, "id"), id) == 0) found = true;
+    json_array_foreach(json_object_get(j, "items"), i, it) if (strcmp(str(it, "id"), id) == 0)
+        found = true;
     json_decref(j);
     return found;
 }
@@ -247,7 +252,7 @@ static void list_filters_paging_and_order(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "page_size")), 20);
     json_t *items = json_object_get(j, "items");
     assert_string_equal(str(json_array_get(items, 0), "name"), "Alpha_Widget"); /* by name */
-    assert_string_equal(str(json_array_get(items, 3), "name"), "beta widget"); /* C collation */
+    assert_string_equal(str(json_array_get(items, 3), "name"), "beta widget");  /* C collation */
     json_decref(j);
 
     snprintf(path, sizeof path, "/api/v1/products?category_id=%s&min_price=20&max_price=30", fc);
@@ -287,7 +292,8 @@ static void list_filters_paging_and_order(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "page")), 50);
     json_decref(j);
     /* empty result: pages 0 */
-    assert_int_equal(http_json(h, "GET", "/api/v1/products?search=nothing-matches-this", NULL, &j), 200);
+    assert_int_equal(http_json(h, "GET", "/api/v1/products?search=nothing-matches-this", NULL, &j),
+                     200);
     assert_int_equal(json_integer_value(json_object_get(j, "pages")), 0);
     json_decref(j);
 
@@ -336,8 +342,10 @@ static void every_bad_input_is_a_4xx(void **state)
     expect_422("POST", P, "{\"name\": \"x\", \"price\": -1, \"sku\": \"B-1\"}", "body", "price");
     expect_422("POST", P, "{\"name\": \"x\", \"price\": 1.234, \"sku\": \"B-1\"}", "body", "price");
     expect_422("POST", P, "{\"name\": \"x\", \"price\": \"1\", \"sku\": \"B-1\"}", "body", "price");
-    expect_422("POST", P, "{\"name\": \"x\", \"price\": 1, \"stock\": -1, \"sku\": \"B-1\"}", "body", "stock");
-    expect_422("POST", P, "{\"name\": \"x\", \"price\": 1, \"stock\": 1.5, \"sku\": \"B-1\"}", "body", "stock");
+    expect_422("POST", P, "{\"name\": \"x\", \"price\": 1, \"stock\": -1, \"sku\": \"B-1\"}",
+               "body", "stock");
+    expect_422("POST", P, "{\"name\": \"x\", \"price\": 1, \"stock\": 1.5, \"sku\": \"B-1\"}",
+               "body", "stock");
     expect_422("POST", P, "{\"price\": 1, \"sku\": \"B-1\"}", "body", "name");
     expect_422("POST", P, "{\"name\": \"x\", \"sku\": \"B-1\"}", "body", "price");
     expect_422("POST", P, "{\"name\": \"x\", \"price\": 1}", "body", "sku");
@@ -350,9 +358,14 @@ static void every_bad_input_is_a_4xx(void **state)
     longname[51] = '\0';
     snprintf(body, sizeof body, "{\"name\": \"x\", \"price\": 1, \"sku\": \"%s\"}", longname);
     expect_422("POST", P, body, "body", "sku");
-    expect_422("POST", P, "{\"name\": \"x\", \"price\": 1, \"sku\": \"B-1\", \"category_id\": \"nope\"}", "body", "category_id");
+    expect_422("POST", P,
+               "{\"name\": \"x\", \"price\": 1, \"sku\": \"B-1\", \"category_id\": \"nope\"}",
+               "body", "category_id");
     /* unknown category: 422 on category_id */
-    expect_422("POST", P, "{\"name\": \"x\", \"price\": 1, \"sku\": \"B-1\", \"category_id\": \"" NIL_UUID "\"}", "body", "category_id");
+    expect_422("POST", P,
+               "{\"name\": \"x\", \"price\": 1, \"sku\": \"B-1\", \"category_id\": \"" NIL_UUID
+               "\"}",
+               "body", "category_id");
     expect_422("POST", P, "[1, 2]", "body", NULL);
     expect_422("POST", P, "{not json", "body", NULL);
     expect_422("POST", P, "", "body", NULL);
@@ -394,7 +407,8 @@ static void every_bad_input_is_a_4xx(void **state)
     assert_int_equal(http_json(h, "GET", "/api/v1/products/" NIL_UUID, NULL, &j), 404);
     assert_string_equal(str(j, "detail"), "Product not found");
     json_decref(j);
-    assert_int_equal(http_json(h, "GET", "/api/v1/products/" NIL_UUID, NULL, &j), 404); /* negative-cached */
+    assert_int_equal(http_json(h, "GET", "/api/v1/products/" NIL_UUID, NULL, &j),
+                     404); /* negative-cached */
     json_decref(j);
     assert_int_equal(http_json(h, "GET", "/api/v1/products/abc'%3B--", NULL, &j), 404);
     json_decref(j);
@@ -419,11 +433,13 @@ static void every_bad_input_is_a_4xx(void **state)
 static void seed_scripts_load_sample_data(void **state)
 {
     /* the seed only fills empty tables: run it on a copy of the schema */
-    assert_int_equal(harness_sql_exec(h, "CREATE SCHEMA seedtest; "
-                                         "CREATE TABLE seedtest.categories (LIKE public.categories INCLUDING ALL); "
-                                         "CREATE TABLE seedtest.products (LIKE public.products INCLUDING ALL); "
-                                         "CREATE TABLE seedtest.customers (LIKE public.customers INCLUDING ALL)"),
-                     0);
+    assert_int_equal(
+        harness_sql_exec(h,
+                         "CREATE SCHEMA seedtest; "
+                         "CREATE TABLE seedtest.categories (LIKE public.categories INCLUDING ALL); "
+                         "CREATE TABLE seedtest.products (LIKE public.products INCLUDING ALL); "
+                         "CREATE TABLE seedtest.customers (LIKE public.customers INCLUDING ALL)"),
+        0);
     char path[1024];
     snprintf(path, sizeof path, "%s/scripts/seed.sql", SHOPMQ_SOURCE_DIR);
     FILE *f = fopen(path, "r");
@@ -440,9 +456,15 @@ static void seed_scripts_load_sample_data(void **state)
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM seedtest.categories"), 6);
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM seedtest.products"), 48);
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM seedtest.customers"), 10);
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM seedtest.products WHERE price < 9.99 OR price > 299.99 OR stock < 10 OR stock > 500"), 0);
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM seedtest.products WHERE sku = 'SKU-01000'"), 1);
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM seedtest.customers WHERE email = 'alice@example.com'"), 1);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM seedtest.products WHERE price < "
+                                         "9.99 OR price > 299.99 OR stock < 10 OR stock > 500"),
+                     0);
+    assert_int_equal(
+        harness_sql_long(h, "SELECT count(*) FROM seedtest.products WHERE sku = 'SKU-01000'"), 1);
+    assert_int_equal(
+        harness_sql_long(
+            h, "SELECT count(*) FROM seedtest.customers WHERE email = 'alice@example.com'"),
+        1);
     assert_int_equal(harness_sql_exec(h, "DROP SCHEMA seedtest CASCADE"), 0);
 }
 

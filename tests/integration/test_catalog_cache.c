@@ -48,8 +48,9 @@ static int group_teardown(void **state)
 static void create_product(const char *sku, const char *price, char id[64])
 {
     char body[256];
-    snprintf(body, sizeof body, "{\"name\": \"Cache %s\", \"price\": %s, \"stock\": 10, \"sku\": \"%s\"}",
-             sku, price, sku);
+    snprintf(body, sizeof body,
+             "{\"name\": \"Cache %s\", \"price\": %s, \"stock\": 10, \"sku\": \"%s\"}", sku, price,
+             sku);
     json_t *j = NULL;
     assert_int_equal(http_json(h, "POST", "/api/v1/products", body, &j), 201);
     snprintf(id, 64, "%s", json_string_value(json_object_get(j, "id")));
@@ -141,7 +142,8 @@ static void redis_killed_reads_still_answer_then_caching_resumes(void **state)
     api_price(id, price);
     assert_string_equal(price, "12.25");
     json_t *c = NULL;
-    assert_int_equal(http_json(h, "POST", "/api/v1/categories", "{\"name\": \"No Redis\"}", &c), 201);
+    assert_int_equal(http_json(h, "POST", "/api/v1/categories", "{\"name\": \"No Redis\"}", &c),
+                     201);
     json_decref(c);
 
     assert_true(wait_health_cache("unavailable", 5000));

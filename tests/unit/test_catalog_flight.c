@@ -99,8 +99,7 @@ static void slow_leader_lets_followers_go(void **state)
                      CATALOG_FLIGHT_LEADER);
     /* a follower gives up after its timeout */
     catalog_flight_call_t *c2;
-    assert_int_equal(catalog_flight_join(fl, "k", 50, &c2, &status, &body),
-                     CATALOG_FLIGHT_TIMEOUT);
+    assert_int_equal(catalog_flight_join(fl, "k", 50, &c2, &status, &body), CATALOG_FLIGHT_TIMEOUT);
     assert_null(body);
     catalog_flight_finish(fl, call, 404, "{\"detail\": \"Product not found\"}");
     assert_int_equal(catalog_flight_active(fl), 0);

@@ -101,8 +101,14 @@ static void equal_queries_share_a_key(void **state)
 {
     catalog_list_query_t a, b;
     char ka[512], kb[512];
-    assert_int_equal(parse("{\"page\": \"1\", \"category_id\": \"5b1e0000-0000-4000-8000-0000000000aa\"}", &a), 0);
-    assert_int_equal(parse("{\"category_id\": \"5B1E0000-0000-4000-8000-0000000000AA\", \"in_stock\": \"false\"}", &b), 0);
+    assert_int_equal(
+        parse("{\"page\": \"1\", \"category_id\": \"5b1e0000-0000-4000-8000-0000000000aa\"}", &a),
+        0);
+    assert_int_equal(
+        parse(
+            "{\"category_id\": \"5B1E0000-0000-4000-8000-0000000000AA\", \"in_stock\": \"false\"}",
+            &b),
+        0);
     assert_true(catalog_list_query_key(&a, ka, sizeof ka) > 0);
     assert_true(catalog_list_query_key(&b, kb, sizeof kb) > 0);
     assert_string_equal(ka, kb);
