@@ -1088,6 +1088,9 @@ harness_t *harness_start(const harness_opts_t *opts)
         return NULL;
     }
 
+    bool verbose = getenv("SHOPMQ_TEST_VERBOSE") != NULL;
+    if (verbose)
+        fprintf(stderr, "harness: cluster copied at %lld ms\n", now_ms() - t0);
     /* The services migrate on start, so the database must be up first. */
     long long deadline = t0 + START_TIMEOUT_MS;
     while (!pg_ready(self->pg_port, "shopmq") || (redis->pid > 0 && !redis_pong(self->redis_port))) {
@@ -1099,6 +1102,8 @@ harness_t *harness_start(const harness_opts_t *opts)
         sleep_ms(10);
     }
 
+    if (verbose)
+        fprintf(stderr, "harness: postgres and redis up at %lld ms\n", now_ms() - t0);
     static const char *const programs[] = {"broker", "customer-svc", "catalog-svc", "order-svc",
                                            "gateway"};
     bool skip[] = {false, opts && opts->no_customer, opts && opts->no_catalog,
@@ -1135,7 +1140,7 @@ harness_t *harness_start(const harness_opts_t *opts)
     }
     if (!self->have_gateway)
         sleep_ms(200); /* no /health to tell us workers said READY */
-    if (getenv("SHOPMQ_TEST_VERBOSE"))
+    if (verbose)
         fprintf(stderr, "harness: stack up in %lld ms in %s\n", now_ms() - t0, self->dir);
     return self;
 }
