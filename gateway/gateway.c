@@ -98,14 +98,17 @@ static int loop_init(gateway_t *gw, gw_loop_t *L, int index, const struct sockad
     L->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, gwhttp_on_request, L, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, addr,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_URI_LOG_CALLBACK,
+        /* SO_REUSEPORT only when our own loops share the port: a single loop
+         * must fail loudly when something else already listens there. */
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)(gw->cfg->gateway_threads > 1),
+        MHD_OPTION_URI_LOG_CALLBACK,
         gwhttp_on_uri, L, MHD_OPTION_NOTIFY_COMPLETED, gwhttp_on_completed, L,
         MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)32768, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
         MHD_OPTION_END);
     if (!L->daemon) {
-        log_error(NULL, "cannot listen on %s:%d: %s", cfg->host, ntohs(((struct sockaddr_in *)addr)->sin_port),
+        log_error(NULL, "cannot listen on %s:%d (ECOM_HOST/ECOM_PORT): %s", cfg->host, cfg->port,
                   strerror(errno));
         return -1;
     }
