@@ -348,15 +348,14 @@ done:
 int http_request_port(int port, const char *method, const char *path, const char *body,
                       size_t body_len, const char *const *headers, http_resp_t *out)
 {
-    return http_request_timeout(port, method, path, body, body_len, headers, HTTP_TIMEOUT_MS,
-                                out);
+    return http_request_timeout(port, method, path, body, body_len, headers, HTTP_TIMEOUT_MS, out);
 }
 
 int http_request(harness_t *self, const char *method, const char *path, const char *body,
                  const char *const *headers, http_resp_t *out)
 {
-    return http_request_port(harness_http_port(self), method, path, body,
-                             body ? strlen(body) : 0, headers, out);
+    return http_request_port(harness_http_port(self), method, path, body, body ? strlen(body) : 0,
+                             headers, out);
 }
 
 char *http_header(const http_resp_t *resp, const char *name)

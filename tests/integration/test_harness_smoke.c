@@ -176,8 +176,8 @@ static void test_http_refused_and_timeout(void **state)
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     getsockname(fd, (struct sockaddr *)&sa, &len);
     listen(fd, 4);
-    assert_int_equal(
-        http_request_timeout(ntohs(sa.sin_port), "GET", "/", NULL, 0, NULL, 300, &r), -1);
+    assert_int_equal(http_request_timeout(ntohs(sa.sin_port), "GET", "/", NULL, 0, NULL, 300, &r),
+                     -1);
     assert_int_equal(r.status, 0);
     close(fd);
 }
@@ -277,8 +277,18 @@ static void test_stack(void **state)
         json_decref(j);
         int st = http_json(h, "GET", "/health", NULL, &j);
         assert_non_null(j);
-        assert_true(json_is_object(json_object_get(j, "services")));
         fprintf(stderr, "# /health %d\n", st);
+        assert_int_equal(st, 200);
+        /* harness_start promised a live worker for every started service */
+        json_t *services = json_object_get(j, "services");
+        assert_true(json_is_object(services));
+        static const char *const svc[] = {"customer", "catalog", "order"};
+        for (int i = 0; i < 3; i++) {
+            char prog[32];
+            snprintf(prog, sizeof prog, "%s-svc", svc[i]);
+            if (harness_program_exists(prog))
+                assert_true(json_integer_value(json_object_get(services, svc[i])) >= 1);
+        }
         json_decref(j);
     } else {
         fprintf(stderr, "# gateway not built: GET / and /health not checked\n");
@@ -308,8 +318,11 @@ static void test_stack(void **state)
 static void test_no_redis_then_start_it(void **state)
 {
     (void)state;
-    harness_opts_t opts = {.no_redis = true, .no_gateway = true, .no_catalog = true,
-                           .no_order = true, .no_customer = true};
+    harness_opts_t opts = {.no_redis = true,
+                           .no_gateway = true,
+                           .no_catalog = true,
+                           .no_order = true,
+                           .no_customer = true};
     harness_t *h = harness_start(&opts);
     assert_non_null(h);
     assert_int_equal(harness_pid(h, "redis"), 0);
