@@ -30,8 +30,10 @@ char *broker_status_json(broker_t *self)
         if (!instance || !*instance)
             snprintf(key, sizeof key, "%s", w->key);
         else if (json_object_get(instances, instance))
-            /* Several workers of one process share an instance name. */
-            snprintf(key, sizeof key, "%.255s/%s", instance, w->key);
+            /* The worker threads of one process share its instance name and
+             * report the same process-wide status: one entry per process,
+             * so replicas are counted and metrics summed once each. */
+            continue;
         else
             snprintf(key, sizeof key, "%s", instance);
         json_object_set_new(instances, key, w->status ? json_incref(w->status) : json_object());
