@@ -119,9 +119,26 @@ static void stop_all_now(void)
         harness_t *h = s_live[i];
         if (!h)
             continue;
-        for (int j = 0; j < h->nprocs; j++)
-            if (h->procs[j].pid > 0)
-                kill(-h->procs[j].pid, SIGKILL);
+        /* postgres gets an immediate shutdown (SIGQUIT), which still
+         * removes its System V segment; SIGKILL would leak it. */
+        pid_t pg = 0;
+        for (int j = 0; j < h->nprocs; j++) {
+            proc_t *p = &h->procs[j];
+            if (p->pid <= 0)
+                continue;
+            if (p->as_postgres) {
+                pg = p->pid;
+                kill(pg, SIGQUIT);
+            } else {
+                kill(-p->pid, SIGKILL);
+            }
+        }
+        for (int t = 0; pg > 0 && t < 300 && waitpid(pg, NULL, WNOHANG) == 0; t++) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (pg > 0)
+            kill(-pg, SIGKILL);
         pid_t pid = fork();
         if (pid == 0) {
             char *argv[] = {"/bin/rm", "-rf", "--", h->dir, NULL};
