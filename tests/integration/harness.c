@@ -205,26 +205,39 @@ static void install_hooks(void)
 
 /* ---- health ---- */
 
-/* Live workers of service per /health, or -1 when unknown. */
-static int health_workers(int port, const char *service)
+/* Live workers of service in a /health body, or -1 when unknown. */
+static int workers_in(json_t *health, const char *service)
 {
     char svc[32];
     snprintf(svc, sizeof svc, "%s", service);
     char *dash = strstr(svc, "-svc");
     if (dash)
         *dash = '\0';
+    json_t *services = json_object_get(health, "services");
+    json_t *v = json_object_get(services, svc);
+    if (json_is_integer(v))
+        return (int)json_integer_value(v);
+    if (json_is_object(v) && json_is_integer(json_object_get(v, "workers")))
+        return (int)json_integer_value(json_object_get(v, "workers"));
+    return json_is_object(services) ? 0 : -1; /* not listed: none alive */
+}
+
+/* GET /health with a short timeout; the parsed body (new reference) or NULL. */
+static json_t *health_get(int port)
+{
     http_resp_t r;
-    int n = -1;
-    if (http_request_timeout(port, "GET", "/health", NULL, 0, NULL, 2000, &r) == 0 && r.json) {
-        json_t *v = json_object_get(json_object_get(r.json, "services"), svc);
-        if (json_is_integer(v))
-            n = (int)json_integer_value(v);
-        else if (json_is_object(v) && json_is_integer(json_object_get(v, "workers")))
-            n = (int)json_integer_value(json_object_get(v, "workers"));
-        else if (json_is_object(json_object_get(r.json, "services")))
-            n = 0; /* the service is not listed: none alive */
-    }
+    json_t *j = NULL;
+    if (http_request_timeout(port, "GET", "/health", NULL, 0, NULL, 2000, &r) == 0 && r.json)
+        j = json_incref(r.json);
     http_resp_clear(&r);
+    return j;
+}
+
+static int health_workers(int port, const char *service)
+{
+    json_t *j = health_get(port);
+    int n = j ? workers_in(j, service) : -1;
+    json_decref(j);
     return n;
 }
 
@@ -248,20 +261,15 @@ static bool stack_ready(harness_t *self)
         proc_t *b = proc_find(self, "broker");
         return !b || hns_port_accepts(self->broker_port);
     }
-    bool any = false;
+    json_t *j = health_get(self->http_port);
+    if (!j)
+        return false;
+    bool ready = true;
     for (int i = 0; i < 3; i++)
-        if (self->want[i]) {
-            any = true;
-            if (health_workers(self->http_port, s_services[i]) < 1)
-                return false;
-        }
-    if (!any) {
-        http_resp_t r;
-        int rc = http_request_timeout(self->http_port, "GET", "/health", NULL, 0, NULL, 2000, &r);
-        http_resp_clear(&r);
-        return rc == 0;
-    }
-    return true;
+        if (self->want[i] && workers_in(j, s_services[i]) < 1)
+            ready = false;
+    json_decref(j);
+    return ready;
 }
 
 /* ---- start / stop ---- */
@@ -302,6 +310,11 @@ static char **base_env(harness_t *self, const harness_opts_t *opts)
     hns_env_set(&env, "ECOM_LOG_LEVEL=info");
     hns_env_set(&env, "ECOM_REDIS_RATE_LIMIT_MAX=0");
     hns_env_set(&env, "ECOM_WORKERS=4");
+    /* Unset by default (admin routes open); set it to run every test with
+     * an admin token (tests send it: admin_auth.h). */
+    const char *admin = getenv("SHOPMQ_TEST_ADMIN_TOKEN");
+    if (admin && *admin)
+        hns_env_setf(&env, "ECOM_ADMIN_TOKEN=%s", admin);
     for (const char *const *e = opts ? opts->env : NULL; e && *e; e++)
         hns_env_set(&env, *e);
     return env;
