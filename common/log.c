@@ -136,7 +136,13 @@ static void buf_put_json(buf_t *b, const char *str)
 
 void log_write(enum log_level level, const char *rid, const char *fmt, ...)
 {
-    if ((int)level < log_min || level > LOG_ERROR)
+    /* A syslog value (LOG_DEBUG 7 ... LOG_WARNING 4) from a file that saw
+     * <syslog.h>'s macros is mapped rather than dropped. */
+    static const enum log_level from_syslog[] = {LOG_ERROR, LOG_INFO, LOG_WARN, LOG_ERROR,
+                                                 LOG_WARN,  LOG_INFO, LOG_INFO, LOG_DEBUG};
+    if ((unsigned)level > LOG_ERROR)
+        level = (unsigned)level < 8 ? from_syslog[level] : LOG_ERROR;
+    if ((int)level < log_min)
         return;
     int saved_errno = errno;
 

@@ -4,6 +4,14 @@
 #ifndef SHOPMQ_LOG_H
 #define SHOPMQ_LOG_H
 
+/* <syslog.h> (pulled in by czmq) defines LOG_DEBUG and LOG_INFO as macros
+ * (7 and 6) that would shadow the names below. Include it here, once, and
+ * drop those two macros: its include guard keeps a later include from
+ * bringing them back, so the include order no longer matters. */
+#include <syslog.h>
+#undef LOG_DEBUG
+#undef LOG_INFO
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_init(const char *service, const char *level /* "info" etc, NULL = info */);
