@@ -44,6 +44,7 @@ struct pgpool {
     long timeouts;
     bool healthy;
     int64_t last_probe_ms;
+    int64_t last_fail_log_ms; /* connect failures are logged at most every 5 s */
     bool probing;
 };
 
@@ -137,8 +138,17 @@ static PGconn *conn_open(pgpool_t *self)
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     char line[512];
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        log_warn(NULL, "database connect failed: %s",
-                 one_line(conn ? PQerrorMessage(conn) : "out of memory", line, sizeof(line)));
+        /* Every request tries while the server is down: say it every 5 s,
+         * not once per request. */
+        pthread_mutex_lock(&self->lock);
+        int64_t now = clock_mono_ms();
+        bool say = self->last_fail_log_ms == 0 || now - self->last_fail_log_ms >= 5000;
+        if (say)
+            self->last_fail_log_ms = now;
+        pthread_mutex_unlock(&self->lock);
+        if (say)
+            log_warn(NULL, "database connect failed: %s",
+                     one_line(conn ? PQerrorMessage(conn) : "out of memory", line, sizeof(line)));
         PQfinish(conn);
         return NULL;
     }

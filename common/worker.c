@@ -135,9 +135,6 @@ static void send_msg(link_t *l, zmsg_t **msg)
 {
     if (!*msg)
         return;
-    /* A DEALER queues while its peer is away; sending never blocks here
-     * unless the queue is full, and then dropping is right (DONTWAIT). */
-    zsock_set_sndtimeo(l->sock, 0);
     if (zmsg_send(msg, l->sock) != 0)
         zmsg_destroy(msg);
 }
@@ -154,6 +151,9 @@ static void link_open(worker_t *w, link_t *l)
         return;
     }
     zsock_set_linger(l->sock, LINGER_MS);
+    /* A DEALER queues while its peer is away; a send only fails when the
+     * queue is full, and then dropping beats blocking the thread. */
+    zsock_set_sndtimeo(l->sock, 0);
     l->last_recv_ms = now;
     l->connected_at = now;
     zmsg_t *ready = smq_worker_ready_new(w->def->service);
