@@ -53,7 +53,10 @@ static int proc_start(harness_t *self, proc_t *p)
     char log[PATH_MAX];
     snprintf(log, sizeof log, "%s/%s.log", self->dir, p->name);
     /* A stale postmaster.pid stays: the new postmaster reads it to find and
-     * remove the old shared memory segment of a killed one. */
+     * remove the old shared memory segment of a killed one, and refuses to
+     * start while anything is still attached to it. */
+    if (p->as_postgres)
+        hns_pg_wait_shm_free(self->pgdata, 5000);
     pid_t pid = hns_spawn(p->argv, p->envp, log, p->as_postgres, self->dir);
     if (pid < 0)
         return -1;
@@ -600,10 +603,8 @@ int harness_kill(harness_t *self, const char *proc, int sig)
         if (sig == SIGTERM)
             sig = SIGINT;
     }
-    p->expected = true;
-    /* SIGKILL takes the whole group, as a crash of the machine would. */
-    if (sig == SIGKILL)
-        kill(-p->pid, SIGKILL);
+    /* SIGKILL takes its children too (postgres backends), as a crash of
+     * the machine would. */
     hns_proc_stop(p, sig, 10000);
     return 0;
 }

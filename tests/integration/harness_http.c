@@ -59,14 +59,16 @@ static int buf_add(buf_t *b, const void *p, size_t n)
 static int buf_addf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int buf_addf(buf_t *b, const char *fmt, ...)
 {
-    char tmp[8192];
+    char *tmp;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int n = vasprintf(&tmp, fmt, ap); /* no length limit: tests send 414-sized URIs */
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
+    if (n < 0)
         return -1;
-    return buf_add(b, tmp, (size_t)n);
+    int rc = buf_add(b, tmp, (size_t)n);
+    free(tmp);
+    return rc;
 }
 
 /* Does the caller's header list already carry this header? */

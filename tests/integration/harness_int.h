@@ -97,6 +97,7 @@ void hns_print_tail(const char *path, const char *name);
 void hns_print_logs_in(const char *dir);
 bool hns_keep_logs_env(void);
 void hns_pg_release_shm(const char *pgdata);
+void hns_pg_wait_shm_free(const char *pgdata, int timeout_ms);
 char **hns_pg_argv(const char *pgdata, int port);
 bool hns_pg_ready(int port, const char *db);
 int hns_pg_prepare(harness_t *self);

@@ -3,24 +3,45 @@
 #include "harness_int.h"
 
 /* A SIGKILLed postmaster leaves its small System V segment behind, and only
- * a postmaster started on the same directory would remove it. Its id is on
- * line 7 of postmaster.pid. */
-void hns_pg_release_shm(const char *pgdata)
+ * a postmaster started on the same directory would remove it. Its key and
+ * id are on line 7 of postmaster.pid. Returns 0 with the segment's state,
+ * or -1 when there is none. */
+static int stale_shm(const char *pgdata, int *id_out, struct shmid_ds *ds)
 {
     char path[PATH_MAX + 32], line[256];
     snprintf(path, sizeof path, "%s/postmaster.pid", pgdata);
     FILE *f = fopen(path, "r");
     if (!f)
-        return; /* clean shutdown */
+        return -1; /* clean shutdown */
     long key = -1, id = -1;
     for (int i = 1; fgets(line, sizeof line, f); i++)
         if (i == 7 && sscanf(line, "%ld %ld", &key, &id) != 2)
             id = -1;
     fclose(f);
+    if (id < 0 || shmctl((int)id, IPC_STAT, ds) != 0 || ds->shm_perm.__key != (key_t)key)
+        return -1;
+    *id_out = (int)id;
+    return 0;
+}
+
+/* Backends of a killed postmaster take a moment to notice; a new one
+ * refuses to start while they are attached. */
+void hns_pg_wait_shm_free(const char *pgdata, int timeout_ms)
+{
+    long long deadline = hns_now_ms() + timeout_ms;
+    int id;
     struct shmid_ds ds;
-    if (id >= 0 && shmctl((int)id, IPC_STAT, &ds) == 0 && ds.shm_perm.__key == (key_t)key &&
-        ds.shm_nattch == 0)
-        shmctl((int)id, IPC_RMID, NULL);
+    while (stale_shm(pgdata, &id, &ds) == 0 && ds.shm_nattch > 0 && hns_now_ms() < deadline)
+        hns_sleep_ms(10);
+}
+
+/* For a run that is over: nothing will start on this directory again. */
+void hns_pg_release_shm(const char *pgdata)
+{
+    int id;
+    struct shmid_ds ds;
+    if (stale_shm(pgdata, &id, &ds) == 0 && ds.shm_nattch == 0)
+        shmctl(id, IPC_RMID, NULL);
 }
 
 char **hns_pg_argv(const char *pgdata, int port)

@@ -366,17 +366,62 @@ void hns_describe_status(char *buf, size_t len, int st)
 }
 
 /* Stops one process: sig, up to grace_ms, then SIGKILL; reaps its group. */
+/* Descendants of pid, read from /proc while it lives: postgres backends
+ * call setsid(), so the postmaster's process group does not hold them. */
+static int descendants(pid_t pid, pid_t *out, int max, int n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return n;
+    int c, start = n;
+    while (n < max && fscanf(f, "%d", &c) == 1)
+        out[n++] = c;
+    fclose(f);
+    for (int i = start, end = n; i < end; i++)
+        n = descendants(out[i], out, max, n);
+    return n;
+}
+
+/* SIGKILLs what is left of pids and waits until they are gone; orphans
+ * come to us (we are subreaper), so we reap them too. */
+static void kill_and_reap(pid_t *pids, int n)
+{
+    for (int i = 0; i < n; i++)
+        kill(pids[i], SIGKILL);
+    long long deadline = hns_now_ms() + 3000;
+    for (;;) {
+        bool left = false;
+        for (int i = 0; i < n; i++) {
+            if (pids[i] <= 0)
+                continue;
+            waitpid(pids[i], NULL, WNOHANG);
+            if (kill(pids[i], 0) < 0 && errno == ESRCH)
+                pids[i] = 0;
+            else
+                left = true;
+        }
+        if (!left || hns_now_ms() >= deadline)
+            return;
+        hns_sleep_ms(5);
+    }
+}
+
 void hns_proc_stop(proc_t *p, int sig, int grace_ms)
 {
     if (p->pid <= 0)
         return;
     p->expected = true;
+    pid_t kids[256];
+    int nkids = descendants(p->pid, kids, 256, 0);
     kill(p->pid, sig);
     if (!hns_child_wait(p->pid, grace_ms, NULL)) {
         kill(-p->pid, SIGKILL);
         hns_child_wait(p->pid, 5000, NULL);
     }
     hns_group_sweep(p->pid);
+    kill_and_reap(kids, nkids);
     p->pid = 0;
 }
 
