@@ -12,11 +12,6 @@
 #include "shopmq_proto.h"
 #include "validate.h"
 
-/* czmq (via shopmq_proto.h) pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO
- * macros shadow log.h's enum. */
-#undef LOG_DEBUG
-#undef LOG_INFO
-
 const svc_route_t catalog_routes[] = {
     {"products.list", catalog_products_list},     {"products.get", catalog_products_get},
     {"products.create", catalog_products_create}, {"products.update", catalog_products_update},

@@ -2,9 +2,6 @@
 #include "catalog_events.h"
 
 #include <czmq.h>
-/* czmq pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO macros shadow log.h's enum. */
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>

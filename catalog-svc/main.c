@@ -13,11 +13,6 @@
 #include "shopmq_proto.h"
 #include "worker.h"
 
-/* czmq (via shopmq_proto.h) pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO
- * macros shadow log.h's enum. */
-#undef LOG_DEBUG
-#undef LOG_INFO
-
 /* Generated from catalog-svc/sql/NNN_*.sql by CMake (scripts/embed_sql.cmake). */
 extern const migration_t catalog_svc_migrations[];
 

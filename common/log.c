@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static char log_service[64] = "shopmq";
-static volatile int log_min = LOG_INFO;
+static volatile int log_min = LOGL_INFO;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
@@ -21,13 +21,13 @@ void log_init(const char *service, const char *level)
 {
     if (service && *service)
         snprintf(log_service, sizeof(log_service), "%s", service);
-    int min = LOG_INFO;
+    int min = LOGL_INFO;
     if (level) {
-        for (int i = LOG_DEBUG; i <= LOG_ERROR; i++)
+        for (int i = LOGL_DEBUG; i <= LOGL_ERROR; i++)
             if (strcasecmp(level, level_names[i]) == 0)
                 min = i;
         if (strcasecmp(level, "warning") == 0)
-            min = LOG_WARN;
+            min = LOGL_WARN;
     }
     log_min = min;
 }
@@ -136,12 +136,12 @@ static void buf_put_json(buf_t *b, const char *str)
 
 void log_write(enum log_level level, const char *rid, const char *fmt, ...)
 {
-    /* A syslog value (LOG_DEBUG 7 ... LOG_WARNING 4) from a file that saw
-     * <syslog.h>'s macros is mapped rather than dropped. */
-    static const enum log_level from_syslog[] = {LOG_ERROR, LOG_INFO, LOG_WARN, LOG_ERROR,
-                                                 LOG_WARN,  LOG_INFO, LOG_INFO, LOG_DEBUG};
-    if ((unsigned)level > LOG_ERROR)
-        level = (unsigned)level < 8 ? from_syslog[level] : LOG_ERROR;
+    /* An out-of-range value (most likely a <syslog.h> LOG_* level, 4..7,
+     * passed by mistake) is mapped rather than dropped. */
+    static const enum log_level from_syslog[] = {LOGL_ERROR, LOGL_INFO, LOGL_WARN, LOGL_ERROR,
+                                                 LOGL_WARN,  LOGL_INFO, LOGL_INFO, LOGL_DEBUG};
+    if ((unsigned)level > LOGL_ERROR)
+        level = (unsigned)level < 8 ? from_syslog[level] : LOGL_ERROR;
     if ((int)level < log_min)
         return;
     int saved_errno = errno;

@@ -5,10 +5,6 @@
 #include <string.h>
 
 #include "shopmq_proto.h"
-/* czmq (via shopmq_proto.h) pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO
- * macros would shadow log.h's enum and silently drop our info lines. */
-#undef LOG_DEBUG
-#undef LOG_INFO
 
 #include "config.h"
 #include "customers.h"

@@ -16,9 +16,6 @@
 #include "clock.h"
 #include "docs.h"
 #include "gwloop.h"
-/* czmq pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO macros shadow log.h's enum. */
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "log.h"
 
 #define POLL_CAP_MS 200 /* how late a loop may notice gateway_stop() */

@@ -13,9 +13,6 @@
 #include "gwloop.h"
 #include "health.h"
 #include "jbuf.h"
-/* czmq pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO macros shadow log.h's enum. */
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "log.h"
 
 #ifndef SHOPMQ_VERSION

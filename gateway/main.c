@@ -8,9 +8,6 @@
 
 #include "config.h"
 #include "gateway.h"
-/* czmq pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO macros shadow log.h's enum. */
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "log.h"
 
 static gateway_t *s_gateway;

@@ -4,10 +4,6 @@
 #include <string.h>
 
 #include "shopmq_proto.h"
-/* czmq pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO macros shadow log.h's
- * enum constants. */
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "config.h"
 #include "log.h"
 #include "migrate.h"

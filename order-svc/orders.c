@@ -4,10 +4,6 @@
 #include "orders.h"
 
 #include "shopmq_proto.h"
-/* czmq pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO macros shadow log.h's
- * enum constants. */
-#undef LOG_DEBUG
-#undef LOG_INFO
 
 #include <stdatomic.h>
 #include <stdio.h>

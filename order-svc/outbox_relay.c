@@ -13,10 +13,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-/* czmq pulls in <syslog.h>, whose LOG_DEBUG/LOG_INFO macros shadow log.h's
- * enum constants. */
-#undef LOG_DEBUG
-#undef LOG_INFO
 #include "log.h"
 #include "order_sql.h"
 #include "shopmq_proto.h"
