@@ -68,7 +68,7 @@ static const cf_field_t fields[] = {
     CF_S("ECOM_EVENTS_XPUB_BIND", CF_ENDPOINTS, events_xpub_bind, "tcp://127.0.0.1:5557"),
     CF_S("ECOM_EVENTS_PUB_ENDPOINTS", CF_ENDPOINTS, events_pub_endpoints, "tcp://127.0.0.1:5556"),
     CF_S("ECOM_EVENTS_SUB_ENDPOINTS", CF_ENDPOINTS, events_sub_endpoints, "tcp://127.0.0.1:5557"),
-    CF_I("ECOM_HEARTBEAT_MS", heartbeat_ms, "1000", 10, 60000),
+    CF_I("ECOM_HEARTBEAT_MS", heartbeat_ms, "500", 10, 60000),
     CF_I("ECOM_QUEUE_GRACE_MS", queue_grace_ms, "1000", 0, 60000),
     CF_I("ECOM_WORKERS", workers, "4", 1, 256),
 

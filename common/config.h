@@ -45,7 +45,7 @@ typedef struct {
     char events_xpub_bind[256];   /* ECOM_EVENTS_XPUB_BIND (tcp://127.0.0.1:5557) */
     char events_pub_endpoints[1024]; /* ECOM_EVENTS_PUB_ENDPOINTS (tcp://127.0.0.1:5556) */
     char events_sub_endpoints[1024]; /* ECOM_EVENTS_SUB_ENDPOINTS (tcp://127.0.0.1:5557) */
-    int heartbeat_ms;   /* ECOM_HEARTBEAT_MS (1000); peers dead after 3 */
+    int heartbeat_ms;   /* ECOM_HEARTBEAT_MS (500); peers dead after 3 */
     int queue_grace_ms; /* ECOM_QUEUE_GRACE_MS (1000): wait for a worker before 503 */
     int workers;        /* ECOM_WORKERS (4): concurrent workers per service process */
 

@@ -625,11 +625,33 @@ static void sweep(broker_t *self, int64_t now)
      * queue sweep looks at them. Deleting while iterating a zhashx is not
      * allowed, so the dead are chained and handled after. */
     worker_t *dead = NULL;
-    for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers))
-        if (now >= w->expiry) {
+    for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers)) {
+        w->doomed = now >= w->expiry;
+        if (w->doomed) {
             w->dead_next = dead;
             dead = w;
         }
+    }
+    /* The worker threads of one process die together, but their timeouts
+     * expire a little apart: a request re-dispatched from the first to a
+     * sibling that is just as dead would use up its only retry. Siblings
+     * already silent for two intervals go with it. */
+    int64_t suspect = self->liveness_ms / 3;
+    for (worker_t *d = dead; d; d = d->dead_next) {
+        const char *inst = json_string_value(json_object_get(d->status, "instance"));
+        if (!inst)
+            continue;
+        for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers)) {
+            if (w->doomed || w->service != d->service || w->expiry - now > suspect)
+                continue;
+            const char *wi = json_string_value(json_object_get(w->status, "instance"));
+            if (wi && strcmp(wi, inst) == 0) {
+                w->doomed = true;
+                w->dead_next = d->dead_next; /* visited later in this same walk */
+                d->dead_next = w;
+            }
+        }
+    }
     while (dead) {
         worker_t *next = dead->dead_next;
         worker_delete(self, dead, true, "heartbeat timeout");

@@ -31,6 +31,7 @@ typedef struct worker {
     struct worker *next, *prev; /* service idle list (LRU: head is oldest) */
     struct worker *dead_next;   /* scratch chain used by the sweep */
     bool idle;
+    bool doomed; /* scratch flag used by the sweep */
     zframe_t *identity;
     char key[BROKER_KEY_SIZE];
     service_t *service;

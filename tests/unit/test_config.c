@@ -88,7 +88,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.events_xpub_bind, "tcp://127.0.0.1:5557");
     assert_string_equal(cfg.events_pub_endpoints, "tcp://127.0.0.1:5556");
     assert_string_equal(cfg.events_sub_endpoints, "tcp://127.0.0.1:5557");
-    assert_int_equal(cfg.heartbeat_ms, 1000);
+    assert_int_equal(cfg.heartbeat_ms, 500);
     assert_int_equal(cfg.queue_grace_ms, 1000);
     assert_int_equal(cfg.workers, 4);
     assert_string_equal(cfg.log_level, "info");
