@@ -151,6 +151,10 @@ gateway_t *gateway_new(const config_t *cfg)
         return NULL;
     }
     config_each_item(cfg->cors_origins, add_origin, gw);
+    adminauth_init(&gw->admin, cfg->admin_token);
+    if (!gw->admin.on)
+        log_warn(NULL, "ECOM_ADMIN_TOKEN is not set: catalog writes and order status changes "
+                       "are open to every client");
     docs_init();
 
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};

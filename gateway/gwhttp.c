@@ -220,6 +220,10 @@ static enum MHD_Result queue_response(slot_t *s)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, s->ctype ? s->ctype : JSON_CTYPE);
     MHD_add_response_header(r, "X-Request-Id", s->trace);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (s->status >= 400)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (s->www_auth)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     add_cors(s, r);
     if (s->allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, s->allow);
@@ -440,6 +444,15 @@ static enum MHD_Result proceed(slot_t *s)
             s->allow = s->req.match.allow;
         return deliver(s);
     }
+    if (s->req.match.route->admin) {
+        /* After the rate limiter, so guesses at the token count against it. */
+        int st = adminauth_check(&s->loop->gw->admin, s->authz);
+        if (st != 0) {
+            set_detail(s, st, st == 401 ? "Not authenticated" : "Invalid token");
+            s->www_auth = st == 401;
+            return deliver(s);
+        }
+    }
     if (s->req.match.route->kind != ROUTE_PROXY)
         return answer_local(s);
     return forward(s, WAIT_PROXY);
@@ -492,6 +505,7 @@ static enum MHD_Result on_headers(slot_t *s, struct MHD_Connection *conn, const 
     s->origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
     s->acr_headers =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Headers");
+    s->authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "adminauth.h"
 #include "clientip.h"
 #include "config.h"
 #include "gwmetrics.h"
@@ -71,6 +72,7 @@ typedef struct slot {
     const char *idem_key; /* header values: MHD's, valid until completion */
     const char *origin;
     const char *acr_headers;
+    const char *authz; /* Authorization, for admin routes */
     bool limited; /* the rate limiter decided on this request */
     ratelimit_result_t rl;
     char rid[40];
@@ -84,6 +86,7 @@ typedef struct slot {
     const char *allow;
     int retry_after;
     bool preflight;
+    bool www_auth; /* 401: add WWW-Authenticate */
     char small[320]; /* short error bodies */
 } slot_t;
 
@@ -120,6 +123,7 @@ struct gateway {
     bool cors_any;
     int norigins;
     char origins[GW_MAX_ORIGINS][256];
+    adminauth_t admin; /* ECOM_ADMIN_TOKEN */
 };
 
 /* gwhttp.c: the MHD callbacks and what the loop feeds back. */

@@ -6,30 +6,32 @@
 
 #include "shopmq_proto.h"
 
-/* Order only matters for the Allow header (listed in table order). */
+/* Order only matters for the Allow header (listed in table order).
+ * Columns: method, pattern, kind, service, op, exempt from rate limiting,
+ * admin (writes to the catalog and order status moves need the token). */
 static const route_t s_routes[] = {
-    {"GET", "/api/v1/products", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.list", false},
-    {"POST", "/api/v1/products", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.create", false},
-    {"GET", "/api/v1/products/{id}", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.get", false},
-    {"PUT", "/api/v1/products/{id}", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.update", false},
-    {"DELETE", "/api/v1/products/{id}", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.delete", false},
-    {"GET", "/api/v1/categories", ROUTE_PROXY, SMQ_SVC_CATALOG, "categories.list", false},
-    {"POST", "/api/v1/categories", ROUTE_PROXY, SMQ_SVC_CATALOG, "categories.create", false},
-    {"GET", "/api/v1/categories/{id}", ROUTE_PROXY, SMQ_SVC_CATALOG, "categories.get", false},
-    {"GET", "/api/v1/cache/stats", ROUTE_PROXY, SMQ_SVC_CATALOG, "cache.stats", false},
-    {"GET", "/api/v1/customers", ROUTE_PROXY, SMQ_SVC_CUSTOMER, "customers.list", false},
-    {"POST", "/api/v1/customers", ROUTE_PROXY, SMQ_SVC_CUSTOMER, "customers.create", false},
-    {"GET", "/api/v1/customers/{id}", ROUTE_PROXY, SMQ_SVC_CUSTOMER, "customers.get", false},
-    {"GET", "/api/v1/orders", ROUTE_PROXY, SMQ_SVC_ORDER, "orders.list", false},
-    {"POST", "/api/v1/orders", ROUTE_PROXY, SMQ_SVC_ORDER, "orders.create", false},
-    {"GET", "/api/v1/orders/{id}", ROUTE_PROXY, SMQ_SVC_ORDER, "orders.get", false},
-    {"PATCH", "/api/v1/orders/{id}/status", ROUTE_PROXY, SMQ_SVC_ORDER, "orders.status", false},
-    {"GET", "/", ROUTE_ROOT, NULL, "root", true},
-    {"GET", "/health", ROUTE_HEALTH, NULL, "health", true},
-    {"GET", "/metrics", ROUTE_METRICS, NULL, "metrics", true},
-    {"GET", "/docs", ROUTE_DOCS, NULL, "docs", true},
-    {"GET", "/docs/{file}", ROUTE_DOCS_FILE, NULL, "docs.file", true},
-    {"GET", "/openapi.json", ROUTE_OPENAPI, NULL, "openapi", true},
+    {"GET", "/api/v1/products", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.list", false, false},
+    {"POST", "/api/v1/products", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.create", false, true},
+    {"GET", "/api/v1/products/{id}", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.get", false, false},
+    {"PUT", "/api/v1/products/{id}", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.update", false, true},
+    {"DELETE", "/api/v1/products/{id}", ROUTE_PROXY, SMQ_SVC_CATALOG, "products.delete", false, true},
+    {"GET", "/api/v1/categories", ROUTE_PROXY, SMQ_SVC_CATALOG, "categories.list", false, false},
+    {"POST", "/api/v1/categories", ROUTE_PROXY, SMQ_SVC_CATALOG, "categories.create", false, true},
+    {"GET", "/api/v1/categories/{id}", ROUTE_PROXY, SMQ_SVC_CATALOG, "categories.get", false, false},
+    {"GET", "/api/v1/cache/stats", ROUTE_PROXY, SMQ_SVC_CATALOG, "cache.stats", false, false},
+    {"GET", "/api/v1/customers", ROUTE_PROXY, SMQ_SVC_CUSTOMER, "customers.list", false, false},
+    {"POST", "/api/v1/customers", ROUTE_PROXY, SMQ_SVC_CUSTOMER, "customers.create", false, false},
+    {"GET", "/api/v1/customers/{id}", ROUTE_PROXY, SMQ_SVC_CUSTOMER, "customers.get", false, false},
+    {"GET", "/api/v1/orders", ROUTE_PROXY, SMQ_SVC_ORDER, "orders.list", false, false},
+    {"POST", "/api/v1/orders", ROUTE_PROXY, SMQ_SVC_ORDER, "orders.create", false, false},
+    {"GET", "/api/v1/orders/{id}", ROUTE_PROXY, SMQ_SVC_ORDER, "orders.get", false, false},
+    {"PATCH", "/api/v1/orders/{id}/status", ROUTE_PROXY, SMQ_SVC_ORDER, "orders.status", false, true},
+    {"GET", "/", ROUTE_ROOT, NULL, "root", true, false},
+    {"GET", "/health", ROUTE_HEALTH, NULL, "health", true, false},
+    {"GET", "/metrics", ROUTE_METRICS, NULL, "metrics", true, false},
+    {"GET", "/docs", ROUTE_DOCS, NULL, "docs", true, false},
+    {"GET", "/docs/{file}", ROUTE_DOCS_FILE, NULL, "docs.file", true, false},
+    {"GET", "/openapi.json", ROUTE_OPENAPI, NULL, "openapi", true, false},
 };
 #define NROUTES ((int)(sizeof s_routes / sizeof s_routes[0]))
 

@@ -31,6 +31,7 @@ typedef struct {
     const char *service; /* SMQ_SVC_*; NULL for local routes */
     const char *op;      /* meta "op"; for local routes a label */
     bool exempt;         /* not rate limited */
+    bool admin;          /* needs the admin token when one is set (adminauth.h) */
 } route_t;
 
 #define ROUTE_MAX_PARAMS 4

@@ -62,6 +62,17 @@ mkdir -p "$SOCKDIR" "$LOGDIR" "$REDISDIR"
 export ECOM_PORT=$HTTP_PORT
 export ECOM_DATABASE_URL="postgresql://shopmq@127.0.0.1:$PG_PORT/shopmq"
 export ECOM_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+# Catalog writes and order status changes need an admin token: without one
+# set, make one once (var/admin-token, 0600) and keep using it.
+ADMIN_TOKEN_FROM="ECOM_ADMIN_TOKEN"
+if [[ -z "${ECOM_ADMIN_TOKEN:-}" ]]; then
+    [[ -s "$VAR/admin-token" ]] ||
+        (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$VAR/admin-token")
+    chmod 600 "$VAR/admin-token"
+    ECOM_ADMIN_TOKEN=$(<"$VAR/admin-token")
+    export ECOM_ADMIN_TOKEN
+    ADMIN_TOKEN_FROM="var/admin-token"
+fi
 
 # ---- process bookkeeping -------------------------------------------------
 PIDS=()  # children started here, in start order
@@ -318,6 +329,7 @@ shopmq is running:
   database  psql postgresql://shopmq@127.0.0.1:$PG_PORT/shopmq
   redis     redis-cli -p $REDIS_PORT
   logs      var/log/*.log
+  admin     Authorization: Bearer $ECOM_ADMIN_TOKEN   (from $ADMIN_TOKEN_FROM)
 Press Ctrl-C to stop.
 
 EOF

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "admin_auth.h"
 #include "harness.h"
 
 static harness_t *h;
@@ -24,7 +25,7 @@ static char other_cat[64]; /* "Garden" */
 
 static int post(const char *path, const char *body, json_t **json)
 {
-    return http_json(h, "POST", path, body, json);
+    return admin_json(h, "POST", path, body, json);
 }
 
 static const char *str(json_t *o, const char *k)
@@ -158,7 +159,7 @@ static void put_then_get_returns_new_price(void **state)
     assert_int_equal(http_json(h, "GET", path, NULL, &j), 200);
     json_decref(j);
     http_resp_t r;
-    assert_int_equal(http_request(h, "PUT", path, "{\"price\": 42.5}", NULL, &r), 0);
+    assert_int_equal(admin_request(h, "PUT", path, "{\"price\": 42.5}", NULL, &r), 0);
     assert_int_equal(r.status, 200);
     http_resp_clear(&r);
     assert_int_equal(http_request(h, "GET", path, NULL, NULL, &r), 0);
@@ -174,14 +175,14 @@ static void put_then_get_returns_new_price(void **state)
         "{\"name\": \"Renamed\", \"description\": \"d\", \"stock\": 0, \"category_id\": \"%s\","
         " \"is_active\": true}",
         other_cat);
-    assert_int_equal(http_json(h, "PUT", path, body, &j), 200);
+    assert_int_equal(admin_json(h, "PUT", path, body, &j), 200);
     assert_string_equal(str(j, "name"), "Renamed");
     assert_string_equal(str(j, "category_name"), "Garden");
     assert_int_equal(json_integer_value(json_object_get(j, "stock")), 0);
     assert_string_equal(str(j, "sku"), "PUT-1");
     json_decref(j);
     /* category_id null clears it */
-    assert_int_equal(http_json(h, "PUT", path, "{\"category_id\": null}", &j), 200);
+    assert_int_equal(admin_json(h, "PUT", path, "{\"category_id\": null}", &j), 200);
     assert_true(json_is_null(json_object_get(j, "category_id")));
     json_decref(j);
     assert_int_equal(http_json(h, "GET", path, NULL, &j), 200);
@@ -212,7 +213,7 @@ static void delete_hides_from_list_but_detail_shows_inactive(void **state)
     snprintf(path, sizeof path, "/api/v1/products/%s", id);
     assert_true(list_contains("", id)); /* list cached with it */
     http_resp_t r;
-    assert_int_equal(http_request(h, "DELETE", path, NULL, NULL, &r), 0);
+    assert_int_equal(admin_request(h, "DELETE", path, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 204);
     assert_int_equal(r.body_len, 0);
     http_resp_clear(&r);
@@ -223,10 +224,10 @@ static void delete_hides_from_list_but_detail_shows_inactive(void **state)
     json_decref(j);
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM products WHERE sku = 'DEL-1'"), 1);
     /* unknown and malformed ids */
-    assert_int_equal(http_json(h, "DELETE", "/api/v1/products/" NIL_UUID, NULL, &j), 404);
+    assert_int_equal(admin_json(h, "DELETE", "/api/v1/products/" NIL_UUID, NULL, &j), 404);
     assert_string_equal(str(j, "detail"), "Product not found");
     json_decref(j);
-    assert_int_equal(http_json(h, "DELETE", "/api/v1/products/not-a-uuid", NULL, &j), 404);
+    assert_int_equal(admin_json(h, "DELETE", "/api/v1/products/not-a-uuid", NULL, &j), 404);
     json_decref(j);
 }
 
@@ -322,7 +323,7 @@ static void expect_422(const char *method, const char *path, const char *body, c
                        const char *field)
 {
     json_t *j = NULL;
-    int st = http_json(h, method, path, body, &j);
+    int st = admin_json(h, method, path, body, &j);
     if (st != 422)
         fprintf(stderr, "%s %s %s -> %d\n", method, path, body ? body : "", st);
     assert_int_equal(st, 422);
@@ -387,9 +388,9 @@ static void every_bad_input_is_a_4xx(void **state)
     expect_422("PUT", path, "{\"is_active\": \"yes\"}", "body", "is_active");
     expect_422("PUT", path, "{\"category_id\": \"" NIL_UUID "\"}", "body", "category_id");
     expect_422("PUT", path, "\"str\"", "body", NULL);
-    assert_int_equal(http_json(h, "PUT", "/api/v1/products/" NIL_UUID, "{\"price\": 1}", &j), 404);
+    assert_int_equal(admin_json(h, "PUT", "/api/v1/products/" NIL_UUID, "{\"price\": 1}", &j), 404);
     json_decref(j);
-    assert_int_equal(http_json(h, "PUT", "/api/v1/products/123", "{\"price\": 1}", &j), 404);
+    assert_int_equal(admin_json(h, "PUT", "/api/v1/products/123", "{\"price\": 1}", &j), 404);
     json_decref(j);
     assert_int_equal(harness_sql_long(h, "SELECT version FROM products WHERE sku = 'DUP-1'"), 1);
 

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "admin_auth.h"
 #include "harness.h"
 #include "shopmq_proto.h"
 
@@ -52,7 +53,7 @@ static void create_product(const char *sku, const char *price, char id[64])
              "{\"name\": \"Cache %s\", \"price\": %s, \"stock\": 10, \"sku\": \"%s\"}", sku, price,
              sku);
     json_t *j = NULL;
-    assert_int_equal(http_json(h, "POST", "/api/v1/products", body, &j), 201);
+    assert_int_equal(admin_json(h, "POST", "/api/v1/products", body, &j), 201);
     snprintf(id, 64, "%s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
 }
@@ -137,12 +138,12 @@ static void redis_killed_reads_still_answer_then_caching_resumes(void **state)
         }
     /* writes still succeed, and the next read sees them */
     json_t *j = NULL;
-    assert_int_equal(http_json(h, "PUT", path, "{\"price\": 12.25}", &j), 200);
+    assert_int_equal(admin_json(h, "PUT", path, "{\"price\": 12.25}", &j), 200);
     json_decref(j);
     api_price(id, price);
     assert_string_equal(price, "12.25");
     json_t *c = NULL;
-    assert_int_equal(http_json(h, "POST", "/api/v1/categories", "{\"name\": \"No Redis\"}", &c),
+    assert_int_equal(admin_json(h, "POST", "/api/v1/categories", "{\"name\": \"No Redis\"}", &c),
                      201);
     json_decref(c);
 

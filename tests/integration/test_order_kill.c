@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "admin_auth.h"
 #include "harness.h"
 
 static const char *const test_env[] = {"ECOM_REDIS_RATE_LIMIT_MAX=0", NULL};
@@ -36,7 +37,7 @@ static long sql_long(const char *fmt, ...)
 static char *post_id(const char *path, const char *body)
 {
     json_t *j = NULL;
-    assert_int_equal(http_json(h, "POST", path, body, &j), 201);
+    assert_int_equal(admin_json(h, "POST", path, body, &j), 201);
     char *id = strdup(json_string_value(json_object_get(j, "id")));
     json_decref(j);
     return id;

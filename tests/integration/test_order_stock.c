@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "admin_auth.h"
 #include "harness.h"
 
 static harness_t *h;
@@ -56,7 +57,7 @@ static char *make_product(const char *name, const char *price, int stock)
              "{\"name\":\"%s\",\"price\":%s,\"stock\":%d,\"sku\":\"ORD-%d-%d\"}", name, price,
              stock, (int)getpid(), ++n);
     json_t *j = NULL;
-    int st = http_json(h, "POST", "/api/v1/products", body, &j);
+    int st = admin_json(h, "POST", "/api/v1/products", body, &j);
     assert_int_equal(st, 201);
     char *id = strdup(json_string_value(json_object_get(j, "id")));
     json_decref(j);
@@ -117,7 +118,7 @@ static int set_status(const char *order_id, const char *status, json_t **json)
 {
     char path[256];
     snprintf(path, sizeof path, "/api/v1/orders/%s/status?status=%s", order_id, status);
-    return http_json(h, "PATCH", path, NULL, json);
+    return admin_json(h, "PATCH", path, NULL, json);
 }
 
 static const char *detail(json_t *j)
@@ -281,7 +282,7 @@ static void test_failed_line_rolls_back_whole_order(void **state)
     char path[128];
     snprintf(path, sizeof path, "/api/v1/products/%s", ids[1]);
     http_resp_t r;
-    assert_int_equal(http_request(h, "DELETE", path, NULL, NULL, &r), 0);
+    assert_int_equal(admin_request(h, "DELETE", path, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 204);
     http_resp_clear(&r);
     snapshot(&before);
@@ -439,7 +440,7 @@ static void test_status_transitions(void **state)
     json_decref(j);
     assert_int_equal(set_status("not-a-uuid", "confirmed", &j), 404);
     json_decref(j);
-    assert_int_equal(http_json(h, "PATCH", "/api/v1/orders/x/status", NULL, &j), 422);
+    assert_int_equal(admin_json(h, "PATCH", "/api/v1/orders/x/status", NULL, &j), 422);
     json_decref(j);
 
     json_decref(o);
