@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "catalog_app.h"
+#include "catalog_input.h"
 #include "catalog_sql.h"
 #include "log.h"
 #include "validate.h"
@@ -38,41 +39,29 @@ void catalog_categories_create(void *arg, const svc_request_t *req, svc_reply_t 
     catalog_app_t *app = arg;
     atomic_fetch_add(&app->requests, 1);
     json_t *errs = json_array();
-    json_t *obj = v_parse_object(req->body, req->body_len, errs);
-    if (!obj) {
+    catalog_category_input_t in;
+    if (catalog_category_input_parse(req->body, req->body_len, &in, errs) != 0) {
         svc_reply_errors(rep, errs);
         json_decref(errs);
         return;
     }
-    json_t *d = json_object_get(obj, "description");
-    if (d && json_is_null(d))
-        json_object_del(obj, "description");
-    const char *name = NULL, *descr = "";
-    bool ok = true;
-    ok &= v_string(obj, "name", true, 100, &name, NULL, errs);
-    ok &= v_string(obj, "description", false, 1024 * 1024, &descr, NULL, errs);
-    if (!ok) {
-        svc_reply_errors(rep, errs);
+    const char *values[] = {in.name, in.description};
+    catalog_sql_result_t res;
+    int rc =
+        catalog_sql_run(app->pool, req->rid, CATALOG_SQL_CATEGORY_CREATE, 2, values, false, &res);
+    if (rc == CATALOG_SQL_OK) {
+        catalog_cache_lists_changed(app->cache);
+        svc_reply_raw(rep, 201, res.json);
+        res.json = NULL;
+    } else if (rc == CATALOG_SQL_CONSTRAINT && strcmp(res.constraint, "categories_name_key") == 0) {
+        svc_reply_detail(rep, 409, "Category with this name already exists");
+    } else if (rc == CATALOG_SQL_CONSTRAINT) {
+        log_warn(req->rid, "unexpected constraint violation %s", res.constraint);
+        svc_reply_detail(rep, 409, "Conflict");
     } else {
-        const char *values[] = {name, descr};
-        catalog_sql_result_t res;
-        int rc = catalog_sql_run(app->pool, req->rid, CATALOG_SQL_CATEGORY_CREATE, 2, values, false,
-                                 &res);
-        if (rc == CATALOG_SQL_OK) {
-            catalog_cache_lists_changed(app->cache);
-            svc_reply_raw(rep, 201, res.json);
-            res.json = NULL;
-        } else if (rc == CATALOG_SQL_CONSTRAINT &&
-                   strcmp(res.constraint, "categories_name_key") == 0) {
-            svc_reply_detail(rep, 409, "Category with this name already exists");
-        } else if (rc == CATALOG_SQL_CONSTRAINT) {
-            log_warn(req->rid, "unexpected constraint violation %s", res.constraint);
-            svc_reply_detail(rep, 409, "Conflict");
-        } else {
-            catalog_reply_db_error(rep, rc);
-        }
-        catalog_sql_result_clear(&res);
+        catalog_reply_db_error(rep, rc);
     }
-    json_decref(obj);
+    catalog_sql_result_clear(&res);
+    catalog_category_input_clear(&in);
     json_decref(errs);
 }

@@ -4,13 +4,13 @@
 #include <string.h>
 
 #include "catalog_app.h"
+#include "catalog_input.h"
 #include "catalog_query.h"
 #include "catalog_sql.h"
 #include "log.h"
 #include "validate.h"
 
 #define NOT_FOUND "Product not found"
-#define DESCRIPTION_MAX (1024 * 1024)
 
 /* ---- reads ---- */
 
@@ -148,61 +148,20 @@ static void product_constraint_reply(svc_reply_t *rep, const catalog_sql_result_
     json_decref(errs);
 }
 
-/* JSON null for a field that cannot be null means "not given". */
-static void drop_nulls(json_t *obj, const char *const *fields)
-{
-    for (int i = 0; fields[i]; i++) {
-        json_t *v = json_object_get(obj, fields[i]);
-        if (v && json_is_null(v))
-            json_object_del(obj, fields[i]);
-    }
-}
-
-/* An optional string that, when given, must not be empty. */
-static bool nonempty(json_t *obj, const char *field, size_t max, const char **out, bool *present,
-                     json_t *errs)
-{
-    if (!v_string(obj, field, false, max, out, present, errs))
-        return false;
-    if (*present && (*out)[0] == '\0') {
-        v_error(errs, "body", field, "String should have at least 1 character", "string_too_short");
-        return false;
-    }
-    return true;
-}
-
 void catalog_products_create(void *arg, const svc_request_t *req, svc_reply_t *rep)
 {
     catalog_app_t *app = arg;
     atomic_fetch_add(&app->requests, 1);
     json_t *errs = json_array();
-    json_t *obj = v_parse_object(req->body, req->body_len, errs);
-    if (!obj) {
+    catalog_product_input_t in;
+    if (catalog_product_input_parse(req->body, req->body_len, false, &in, errs) != 0) {
         svc_reply_errors(rep, errs);
         json_decref(errs);
         return;
     }
-    static const char *const nullable_defaults[] = {"description", "stock", NULL};
-    drop_nulls(obj, nullable_defaults);
-    const char *name = NULL, *descr = "", *sku = NULL, *cat = NULL;
-    char price[32];
-    int64_t stock = 0;
-    bool ok = true;
-    ok &= v_string(obj, "name", true, 200, &name, NULL, errs);
-    ok &= v_string(obj, "description", false, DESCRIPTION_MAX, &descr, NULL, errs);
-    ok &= v_money(obj, "price", true, false, price, NULL, errs);
-    ok &= v_int(obj, "stock", false, 0, INT32_MAX, &stock, NULL, errs);
-    ok &= v_string(obj, "sku", true, 50, &sku, NULL, errs);
-    ok &= v_uuid(obj, "category_id", false, true, &cat, NULL, errs);
-    if (!ok) {
-        svc_reply_errors(rep, errs);
-        goto done;
-    }
-    char stock_s[24], cat_s[37];
-    snprintf(stock_s, sizeof stock_s, "%lld", (long long)stock);
-    if (cat && !catalog_uuid_normalize(cat, cat_s))
-        cat = NULL;
-    const char *values[] = {name, descr, price, stock_s, sku, cat ? cat_s : NULL};
+    char stock_s[24];
+    snprintf(stock_s, sizeof stock_s, "%lld", (long long)in.stock);
+    const char *values[] = {in.name, in.description, in.price, stock_s, in.sku, in.category_id};
     catalog_sql_result_t res;
     int rc =
         catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_CREATE, 6, values, false, &res);
@@ -216,8 +175,7 @@ void catalog_products_create(void *arg, const svc_request_t *req, svc_reply_t *r
         catalog_reply_db_error(rep, rc);
     }
     catalog_sql_result_clear(&res);
-done:
-    json_decref(obj);
+    catalog_product_input_clear(&in);
     json_decref(errs);
 }
 
@@ -231,48 +189,26 @@ void catalog_products_update(void *arg, const svc_request_t *req, svc_reply_t *r
         return;
     }
     json_t *errs = json_array();
-    json_t *obj = v_parse_object(req->body, req->body_len, errs);
-    if (!obj) {
+    catalog_product_input_t in;
+    if (catalog_product_input_parse(req->body, req->body_len, true, &in, errs) != 0) {
         svc_reply_errors(rep, errs);
         json_decref(errs);
         return;
     }
-    static const char *const not_nullable[] = {"name",  "description", "price",
-                                               "stock", "is_active",   NULL};
-    drop_nulls(obj, not_nullable);
-    const char *name = NULL, *descr = NULL, *cat = NULL;
-    char price[32];
-    int64_t stock = 0;
-    bool active = true;
-    bool has_name = false, has_descr = false, has_price = false, has_stock = false, has_cat = false,
-         has_active = false;
-    bool ok = true;
-    ok &= nonempty(obj, "name", 200, &name, &has_name, errs);
-    ok &= v_string(obj, "description", false, DESCRIPTION_MAX, &descr, &has_descr, errs);
-    ok &= v_money(obj, "price", false, false, price, &has_price, errs);
-    ok &= v_int(obj, "stock", false, 0, INT32_MAX, &stock, &has_stock, errs);
-    ok &= v_uuid(obj, "category_id", false, true, &cat, &has_cat, errs);
-    ok &= v_bool(obj, "is_active", false, &active, &has_active, errs);
-    if (!ok) {
-        svc_reply_errors(rep, errs);
-        goto done;
-    }
-    if (!has_name && !has_descr && !has_price && !has_stock && !has_cat && !has_active) {
+    if (catalog_product_input_empty(&in)) {
         product_read(app, req, rep, id); /* nothing to change: no write, no version bump */
         goto done;
     }
-    char stock_s[24], cat_s[37];
-    snprintf(stock_s, sizeof stock_s, "%lld", (long long)stock);
-    if (cat && !catalog_uuid_normalize(cat, cat_s))
-        cat = NULL;
+    char stock_s[24];
+    snprintf(stock_s, sizeof stock_s, "%lld", (long long)in.stock);
     const char *values[] = {id,
-                            has_name ? name : NULL,
-                            has_descr ? descr : NULL,
-                            has_price ? price : NULL,
-                            has_stock ? stock_s : NULL,
-                            has_cat ? "true" : "false",
-                            has_cat && cat ? cat_s : NULL,
-                            has_active ? (active ? "true" : "false") : NULL};
+                            in.has_name ? in.name : NULL,
+                            in.has_description ? in.description : NULL,
+                            in.has_price ? in.price : NULL,
+                            in.has_stock ? stock_s : NULL,
+                            in.has_category ? "true" : "false",
+                            in.has_category ? in.category_id : NULL,
+                            in.has_active ? (in.is_active ? "true" : "false") : NULL};
     catalog_sql_result_t res;
     int rc =
         catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_UPDATE, 8, values, false, &res);
@@ -289,7 +225,7 @@ void catalog_products_update(void *arg, const svc_request_t *req, svc_reply_t *r
     }
     catalog_sql_result_clear(&res);
 done:
-    json_decref(obj);
+    catalog_product_input_clear(&in);
     json_decref(errs);
 }
 

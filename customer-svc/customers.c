@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "customer_input.h"
 #include "log.h"
 #include "validate.h"
 
@@ -178,17 +179,11 @@ static void customers_create(void *app, const svc_request_t *req, svc_reply_t *r
 {
     customers_t *self = app;
     json_t *errs = json_array();
-    json_t *obj = v_parse_object(req->body, req->body_len, errs);
-    const char *email = NULL, *name = NULL;
-    if (obj) {
-        if (v_string(obj, "email", true, 255, &email, NULL, errs) && !v_is_email(email))
-            v_error(errs, "body", "email", "value is not a valid email address", "value_error");
-        v_string(obj, "name", true, 200, &name, NULL, errs);
-    }
-    if (json_array_size(errs) > 0) {
+    customer_input_t in;
+    if (customer_input_parse(req->body, req->body_len, &in, errs) != 0) {
         svc_reply_raw(rep, 422, v_errors_body(errs));
     } else {
-        const char *values[] = {email, name};
+        const char *values[] = {in.email, in.name};
         /* Not retried: after a lost connection we cannot know whether the
          * insert committed. 23505 cannot happen with ON CONFLICT, but if it
          * ever does it is still the client's duplicate, not our 500. */
@@ -202,7 +197,7 @@ static void customers_create(void *app, const svc_request_t *req, svc_reply_t *r
             PQclear(res);
         }
     }
-    json_decref(obj);
+    customer_input_clear(&in);
     json_decref(errs);
     count(self, rep);
 }
