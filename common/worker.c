@@ -139,6 +139,17 @@ static void send_msg(link_t *l, zmsg_t **msg)
         zmsg_destroy(msg);
 }
 
+static char *status_json(const svc_def_t *def)
+{
+    json_t *st = json_object();
+    if (def->status)
+        def->status(def->app, st);
+    json_object_set_new(st, "instance", json_string(def->cfg->instance_id));
+    char *text = json_dumps(st, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    json_decref(st);
+    return text;
+}
+
 static void link_open(worker_t *w, link_t *l)
 {
     int64_t now = clock_mono_ms();
@@ -158,6 +169,12 @@ static void link_open(worker_t *w, link_t *l)
     l->connected_at = now;
     zmsg_t *ready = smq_worker_ready_new(w->def->service);
     send_msg(l, &ready);
+    /* Status right away, so /health knows about the database from the
+     * moment this worker counts as live, not one interval later. */
+    char *status = status_json(w->def);
+    zmsg_t *beat = smq_worker_heartbeat_new(status);
+    free(status);
+    send_msg(l, &beat);
 }
 
 /* Closes the link and schedules a reconnect after the current backoff. */
@@ -176,16 +193,6 @@ static void link_drop(link_t *l, bool say_goodbye)
     l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
-static char *status_json(const svc_def_t *def)
-{
-    json_t *st = json_object();
-    if (def->status)
-        def->status(def->app, st);
-    json_object_set_new(st, "instance", json_string(def->cfg->instance_id));
-    char *text = json_dumps(st, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    json_decref(st);
-    return text;
-}
 
 static json_t *object_or_empty(json_t *meta, const char *key)
 {
