@@ -113,6 +113,14 @@ typedef struct {
     link_t *links;
     size_t nlinks;
     int rc;
+    /* The sockets belong to whoever holds sock_lock: the worker thread,
+     * except while a handler runs, when the keeper thread may borrow them
+     * to send heartbeats (ZeroMQ allows moving a socket between threads
+     * across a full memory barrier; the mutex is that barrier). */
+    pthread_mutex_t sock_lock;
+    int64_t busy_since;   /* atomic; 0 when no handler is running */
+    int64_t last_beat_ms; /* under sock_lock */
+    char *last_status;    /* under sock_lock: what the keeper repeats */
 } worker_t;
 
 static void add_link(const char *endpoint, void *arg)
@@ -231,7 +239,13 @@ static void handle_request(worker_t *w, link_t *l, smq_worker_msg_t *wm)
         .deadline_ms = started + wm->req.ctl.budget_ms,
     };
     svc_reply_t rep = {0, NULL};
+    /* A slow handler must not look like a dead worker to the broker: while
+     * it runs, the keeper thread may heartbeat on our sockets. */
+    __atomic_store_n(&w->busy_since, started, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&w->sock_lock);
     worker_dispatch(w->def, &req, &rep);
+    pthread_mutex_lock(&w->sock_lock);
+    __atomic_store_n(&w->busy_since, 0, __ATOMIC_RELEASE);
 
     int64_t took = clock_mono_ms() - started;
     if (rep.status >= 500)
@@ -312,6 +326,7 @@ static void link_read(worker_t *w, link_t *l)
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
+    pthread_mutex_lock(&w->sock_lock);
     const config_t *cfg = w->def->cfg;
     int hb = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 1000;
     int64_t liveness = 3 * (int64_t)hb;
@@ -368,7 +383,9 @@ static void *worker_main(void *arg)
                 zmsg_t *beat = smq_worker_heartbeat_new(status);
                 send_msg(&w->links[i], &beat);
             }
-            free(status);
+            free(w->last_status);
+            w->last_status = status;
+            w->last_beat_ms = now;
             next_hb = now + hb;
         }
         for (size_t i = 0; i < w->nlinks; i++) {
@@ -388,6 +405,47 @@ static void *worker_main(void *arg)
         link_drop(&w->links[i], true);
     free(items);
     free(owners);
+    pthread_mutex_unlock(&w->sock_lock);
+    return NULL;
+}
+
+typedef struct {
+    worker_t *workers;
+    int count;
+    int hb;
+} keeper_t;
+
+/* Heartbeats on behalf of workers whose handler has run for a heartbeat
+ * interval or more. It only sends; the broker's messages wait in the
+ * socket for the worker thread. */
+static void *keeper_main(void *arg)
+{
+    keeper_t *k = arg;
+    int step = k->hb / 4 > 0 ? k->hb / 4 : 1;
+    while (!worker_stop) {
+        zclock_sleep(step < POLL_CAP_MS ? step : POLL_CAP_MS);
+        int64_t now = clock_mono_ms();
+        for (int i = 0; i < k->count; i++) {
+            worker_t *w = &k->workers[i];
+            int64_t busy = __atomic_load_n(&w->busy_since, __ATOMIC_ACQUIRE);
+            if (busy == 0 || now - busy < k->hb)
+                continue;
+            if (pthread_mutex_trylock(&w->sock_lock) != 0)
+                continue;
+            /* Still busy (the handler may have just returned). */
+            if (__atomic_load_n(&w->busy_since, __ATOMIC_ACQUIRE) != 0 &&
+                now - w->last_beat_ms >= k->hb) {
+                for (size_t l = 0; l < w->nlinks; l++) {
+                    if (!w->links[l].sock)
+                        continue;
+                    zmsg_t *beat = smq_worker_heartbeat_new(w->last_status);
+                    send_msg(&w->links[l], &beat);
+                }
+                w->last_beat_ms = now;
+            }
+            pthread_mutex_unlock(&w->sock_lock);
+        }
+    }
     return NULL;
 }
 
@@ -421,6 +479,8 @@ int worker_run(const svc_def_t *def)
         return -1;
     }
     int started = 0, rc = 0;
+    for (int i = 0; i < count; i++)
+        pthread_mutex_init(&workers[i].sock_lock, NULL);
     for (int i = 0; i < count; i++) {
         workers[i].def = def;
         workers[i].index = i;
@@ -439,15 +499,24 @@ int worker_run(const svc_def_t *def)
     }
     if (rc != 0)
         worker_stop = 1;
+    keeper_t keeper = {.workers = workers, .count = started,
+                       .hb = def->cfg->heartbeat_ms > 0 ? def->cfg->heartbeat_ms : 1000};
+    pthread_t keeper_thread;
+    bool keeper_started =
+        started > 0 && pthread_create(&keeper_thread, NULL, keeper_main, &keeper) == 0;
     for (int i = 0; i < started; i++) {
         pthread_join(threads[i], NULL);
         if (workers[i].rc != 0)
             rc = -1;
     }
+    if (keeper_started)
+        pthread_join(keeper_thread, NULL);
     for (int i = 0; i < count; i++) {
         for (size_t k = 0; k < workers[i].nlinks; k++)
             free(workers[i].links[k].endpoint);
         free(workers[i].links);
+        free(workers[i].last_status);
+        pthread_mutex_destroy(&workers[i].sock_lock);
     }
     free(workers);
     free(threads);

@@ -60,7 +60,14 @@ static void h_invalid(void *app, const svc_request_t *req, svc_reply_t *rep)
     json_decref(errs);
 }
 
+static void h_slow(void *app, const svc_request_t *req, svc_reply_t *rep)
+{
+    zclock_sleep(700); /* seven heartbeat intervals in test_runtime */
+    svc_reply_copy(rep, 200, "{\"slow\":true}");
+}
+
 static const svc_route_t routes[] = {
+    {"test.slow", h_slow},
     {"test.echo", h_echo},          {"test.nostatus", h_nostatus},
     {"test.badstatus", h_badstatus}, {"test.nocontent", h_nocontent},
     {"test.invalid", h_invalid},    {NULL, NULL},
@@ -159,6 +166,8 @@ typedef struct {
     int nids;
     bool keepalive;
     int muted_below; /* identities [0, muted_below) get no heartbeats */
+    zframe_t *watch; /* HEARTBEATs from this identity are counted */
+    int watch_beats;
     int64_t last_beat;
 } fake_broker_t;
 
@@ -199,6 +208,8 @@ static zframe_t *expect_cmd(fake_broker_t *b, int command, int timeout_ms, smq_w
         smq_worker_msg_t wm;
         assert_int_equal(smq_worker_msg_decode(m, &wm), 0);
         zmsg_destroy(&m);
+        if (wm.command == SMQ_HEARTBEAT && b->watch && zframe_eq(id, b->watch))
+            b->watch_beats++;
         if (wm.command == SMQ_READY) {
             assert_string_equal(wm.service, "testsvc");
             assert_true(b->nids < 16);
@@ -324,6 +335,20 @@ static void test_runtime(void **state)
     assert_int_equal(wm.rep.status, 204);
     assert_int_equal(wm.rep.body_len, 0);
     smq_worker_msg_clear(&wm);
+
+    /* A handler slower than the broker's liveness period: the worker keeps
+     * heartbeating meanwhile, so the broker does not declare it dead. */
+    b.watch = w2;
+    b.watch_beats = 0;
+    send_request(&b, w2, "rid-slow", "{\"op\":\"test.slow\"}", "", 2000);
+    from = expect_cmd(&b, SMQ_REPLY, 2000, &wm);
+    assert_non_null(from);
+    zframe_destroy(&from);
+    assert_string_equal(wm.rep.rid, "rid-slow");
+    smq_worker_msg_clear(&wm);
+    if (b.watch_beats < 4)
+        fail_msg("only %d heartbeats during a 700 ms handler (interval 100 ms)", b.watch_beats);
+    b.watch = NULL;
 
     /* Heartbeats carry the status object plus the instance. */
     from = expect_cmd(&b, SMQ_HEARTBEAT, 1000, &wm);
