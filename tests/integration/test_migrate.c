@@ -1,12 +1,15 @@
 /* Migrations against a real server: applied once, in order, each with its
  * record; a failing file changes nothing; replicas starting together apply
  * each file exactly once; start-up waits for tables another service owns.
- * Needs SHOPMQ_TEST_DATABASE_URL; skipped with a message when unset. */
+ * Runs against SHOPMQ_TEST_DATABASE_URL when set, else against a private
+ * PostgreSQL started by the integration harness. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "harness.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -201,9 +204,14 @@ static void test_startup_stops(void **state)
 int main(void)
 {
     db_url = getenv("SHOPMQ_TEST_DATABASE_URL");
+    harness_t *h = NULL;
     if (!db_url || !*db_url) {
-        printf("test_migrate: SHOPMQ_TEST_DATABASE_URL is not set; skipping\n");
-        return 0;
+        harness_opts_t opts = {.no_catalog = true, .no_order = true, .no_customer = true,
+                               .no_redis = true, .no_gateway = true};
+        h = harness_start(&opts);
+        if (!h)
+            return 1;
+        db_url = harness_database_url(h);
     }
     log_init("test_migrate", getenv("TEST_LOG_LEVEL") ? getenv("TEST_LOG_LEVEL") : "error");
     snprintf(svc, sizeof(svc), "test-migrate-%ld", (long)getpid());
@@ -225,5 +233,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_startup_waits_for_tables, setup, setup),
         cmocka_unit_test_setup_teardown(test_startup_stops, setup, setup),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    harness_stop(&h);
+    return rc;
 }

@@ -1,12 +1,15 @@
 /* The PostgreSQL pool against a real server: lending, limits, timeouts,
  * prepared statements, rollback on release, and recovery after every pool
  * backend is terminated (what a server restart looks like to the pool).
- * Needs SHOPMQ_TEST_DATABASE_URL; skipped with a message when unset. */
+ * Runs against SHOPMQ_TEST_DATABASE_URL when set, else against a private
+ * PostgreSQL started by the integration harness. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "harness.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -379,10 +382,14 @@ static void test_concurrent_use(void **state)
 int main(void)
 {
     db_url = getenv("SHOPMQ_TEST_DATABASE_URL");
+    harness_t *h = NULL;
     if (!db_url || !*db_url) {
-        printf("test_pgpool: SHOPMQ_TEST_DATABASE_URL is not set; skipping "
-               "(e.g. postgresql://postgres@127.0.0.1:5432/postgres)\n");
-        return 0;
+        harness_opts_t opts = {.no_catalog = true, .no_order = true, .no_customer = true,
+                               .no_redis = true, .no_gateway = true};
+        h = harness_start(&opts);
+        if (!h)
+            return 1;
+        db_url = harness_database_url(h);
     }
     log_init("test_pgpool", getenv("TEST_LOG_LEVEL") ? getenv("TEST_LOG_LEVEL") : "error");
     const struct CMUnitTest tests[] = {
@@ -397,5 +404,7 @@ int main(void)
         cmocka_unit_test(test_unreachable_server),
         cmocka_unit_test(test_concurrent_use),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    harness_stop(&h);
+    return rc;
 }
