@@ -105,7 +105,7 @@ load() { # n requests, writes failures count
 }
 load 600 & lp=$!
 sleep 1
-victim=$(dc ps -q catalog-svc | head -1)
+victim=$(dc ps -q catalog-svc | sed -n 1p)  # not head: SIGPIPE + pipefail
 docker kill "$victim" >/dev/null
 killed_at=$(date +%s%N)
 wait_replicas catalog 2 3 || fail "health did not show 2 catalog replicas within 3 s"
