@@ -36,7 +36,10 @@ void catalog_app_status(void *arg, json_t *out)
     json_object_set_new(m, "cache_hits", json_integer(hits));
     json_object_set_new(m, "cache_misses", json_integer(misses));
     json_object_set_new(m, "requests", json_integer(atomic_load(&app->requests)));
+    json_object_set_new(m, "db_pool_size", json_integer(ps.size));
+    json_object_set_new(m, "db_pool_open", json_integer(ps.open));
     json_object_set_new(m, "db_pool_in_use", json_integer(ps.in_use));
+    json_object_set_new(m, "db_pool_waiting", json_integer(ps.waiting));
     json_object_set_new(m, "db_pool_timeouts", json_integer(ps.timeouts));
     json_object_set_new(out, "metrics", m);
 }

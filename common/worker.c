@@ -248,8 +248,13 @@ static void handle_request(worker_t *w, link_t *l, smq_worker_msg_t *wm)
     __atomic_store_n(&w->busy_since, 0, __ATOMIC_RELEASE);
 
     int64_t took = clock_mono_ms() - started;
+    /* rid is the client's X-Request-Id (meta "trace"): every outcome but a
+     * success is at info or above, so a failed request can be followed from
+     * the gateway's log into the service's. */
     if (rep.status >= 500)
         log_error(req.rid, "%s -> %d in %lld ms", req.op, rep.status, (long long)took);
+    else if (rep.status >= 300)
+        log_info(req.rid, "%s -> %d in %lld ms", req.op, rep.status, (long long)took);
     else
         log_debug(req.rid, "%s -> %d in %lld ms", req.op, rep.status, (long long)took);
 

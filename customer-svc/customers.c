@@ -66,11 +66,11 @@ void customers_status(void *app, json_t *out)
     json_t *m = json_object();
     json_object_set_new(m, "requests", json_integer(atomic_load(&self->requests)));
     json_object_set_new(m, "errors", json_integer(atomic_load(&self->errors)));
-    json_object_set_new(m, "pool_size", json_integer(st.size));
-    json_object_set_new(m, "pool_open", json_integer(st.open));
-    json_object_set_new(m, "pool_in_use", json_integer(st.in_use));
-    json_object_set_new(m, "pool_waiting", json_integer(st.waiting));
-    json_object_set_new(m, "pool_timeouts", json_integer(st.timeouts));
+    json_object_set_new(m, "db_pool_size", json_integer(st.size));
+    json_object_set_new(m, "db_pool_open", json_integer(st.open));
+    json_object_set_new(m, "db_pool_in_use", json_integer(st.in_use));
+    json_object_set_new(m, "db_pool_waiting", json_integer(st.waiting));
+    json_object_set_new(m, "db_pool_timeouts", json_integer(st.timeouts));
     json_object_set_new(out, "metrics", m);
 }
 

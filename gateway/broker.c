@@ -119,14 +119,33 @@ static void reply_to_client(broker_t *self, request_t *req, int status, const ch
     send_const(self, body, strlen(body), false);
 }
 
+/* The client's X-Request-Id (meta "trace") into buf, "" when absent. Parsed
+ * only for the broker's own decisions below, never on the hot path. */
+static const char *request_trace(const request_t *req, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    json_t *meta = req->meta ? json_loadb((const char *)zframe_data(req->meta),
+                                          zframe_size(req->meta), 0, NULL)
+                             : NULL;
+    const char *t = json_string_value(json_object_get(meta, "trace"));
+    if (t)
+        snprintf(buf, cap, "%s", t);
+    json_decref(meta);
+    return buf;
+}
+
 static void reply_unavailable(broker_t *self, request_t *req)
 {
+    char trace[256];
+    log_info(request_trace(req, trace, sizeof trace), "no live worker: answered 503");
     self->stats.unavailable++;
     reply_to_client(self, req, 503, "{\"detail\":\"Service unavailable\"}");
 }
 
 static void reply_bad_gateway(broker_t *self, request_t *req)
 {
+    char trace[256];
+    log_info(request_trace(req, trace, sizeof trace), "worker died holding it: answered 502");
     self->stats.bad_gateway++;
     reply_to_client(self, req, 502, "{\"detail\":\"Bad gateway\"}");
 }
@@ -308,6 +327,9 @@ static void worker_delete(broker_t *self, worker_t *w, bool send_disconnect, con
         if ((req->ctl.flags & SMQ_FLAG_IDEMPOTENT) && !req->redispatched) {
             req->redispatched = true;
             self->stats.redispatched++;
+            char trace[256];
+            log_info(request_trace(req, trace, sizeof trace),
+                     "worker died holding it: dispatched again");
             queue_push(svc, req, true);
             self->queued_total++;
         } else {

@@ -23,6 +23,7 @@
 #define HEALTH_TIMEOUT_MS 2000
 #define METRICS_TIMEOUT_MS 1000
 #define KEEP_UBUF 16384
+#define SLOW_REQUEST_US 1000000 /* logged at info */
 #define KEEP_BODY 65536
 #define DISCARD_LIMIT (64u * 1024 * 1024)
 
@@ -318,11 +319,20 @@ static long uptime_s(gw_loop_t *L)
     return (long)((clock_mono_ms() - L->gw->start_ms) / 1000);
 }
 
-/* Health and metrics answers from the broker's status (NULL: none). */
+/* Health, metrics and cache stats from the broker's status (NULL: none). */
 static void answer_status(slot_t *s, const char *broker_status)
 {
     gw_loop_t *L = s->loop;
-    if (s->wait == WAIT_HEALTH) {
+    if (s->wait == WAIT_CACHE_STATS) {
+        int status = 503;
+        char *body = health_cache_stats(broker_status, &status);
+        if (body)
+            set_resp(s, status, body, strlen(body), BODY_FREE);
+        else
+            set_detail(s, 500, "Internal server error");
+        if (status == 503)
+            s->retry_after = 1;
+    } else if (s->wait == WAIT_HEALTH) {
         int status = 503;
         char *body = health_build(broker_status, uptime_s(L), &status);
         if (body)
@@ -408,6 +418,8 @@ static enum MHD_Result answer_local(slot_t *s)
     case ROUTE_DOCS:
     case ROUTE_DOCS_FILE:
     case ROUTE_OPENAPI: {
+    case ROUTE_CACHE_STATS:
+        return forward(s, WAIT_CACHE_STATS);
         const char *name = rt->kind == ROUTE_OPENAPI ? NULL
                            : rt->kind == ROUTE_DOCS  ? ""
                                                      : s->req.match.params[0].value;
@@ -630,7 +642,9 @@ void gwhttp_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     int64_t lat = (s->answered_us ? s->answered_us : now_us()) - s->start_us;
     int route = s->req.status == 0 && s->req.match.route ? s->req.match.index : -1;
     gwmetrics_observe(L->metrics, route, s->status, lat);
-    if (s->status >= 500)
+    /* Tracing without an access log's cost: what went wrong (but not each
+     * 429 of a flood, which /metrics counts) or was slow, at info. */
+    if ((s->status >= 300 && s->status != 429) || lat >= SLOW_REQUEST_US)
         log_info(s->trace, "%s %.*s -> %d in %lld us", s->method ? s->method : "-",
                  (int)s->req.path_len, s->req.path ? s->req.path : "", s->status, (long long)lat);
     else

@@ -31,7 +31,7 @@ typedef enum {
     SLOT_DONE,    /* response queued */
 } slot_state_t;
 
-typedef enum { WAIT_PROXY = 0, WAIT_HEALTH, WAIT_METRICS } wait_kind_t;
+typedef enum { WAIT_PROXY = 0, WAIT_HEALTH, WAIT_METRICS, WAIT_CACHE_STATS } wait_kind_t;
 
 /* How the response body is held (maps to MHD_ResponseMemoryMode). */
 typedef enum { BODY_STATIC = 0, BODY_COPY, BODY_FREE } body_mode_t;

@@ -187,6 +187,34 @@ static void render_broker(text_t *t, const char *broker_status)
         text_add(t, "shopmq_broker_queued{service=\"%s\"} %lld\n", sv,
                  (long long)json_integer_value(json_object_get(info, "queued")));
     }
+    text_add(t, "# HELP shopmq_service_instances Live service processes (replicas) per service.\n"
+                "# TYPE shopmq_service_instances gauge\n");
+    json_object_foreach(services, svc, info)
+    {
+        label_value(sv, sizeof sv, svc);
+        text_add(t, "shopmq_service_instances{service=\"%s\"} %zu\n", sv,
+                 json_object_size(json_object_get(info, "instances")));
+    }
+    /* The broker's own counters (since it started). */
+    static const struct {
+        const char *key, *help;
+    } counters[] = {
+        {"dispatched", "Requests handed to a worker."},
+        {"redispatched", "Idempotent requests sent again after their worker died."},
+        {"expired", "Requests dropped at their deadline while queued."},
+        {"unavailable", "Requests answered 503: no live worker within the grace."},
+        {"bad_gateway", "Requests answered 502: their worker died holding them."},
+        {"dropped_malformed", "Malformed messages dropped."},
+    };
+    json_t *bs = json_object_get(root, "broker");
+    for (size_t i = 0; json_is_object(bs) && i < sizeof counters / sizeof counters[0]; i++) {
+        json_t *v = json_object_get(bs, counters[i].key);
+        if (json_is_integer(v))
+            text_add(t, "# HELP shopmq_broker_%s_total %s\n# TYPE shopmq_broker_%s_total counter\n"
+                        "shopmq_broker_%s_total %lld\n",
+                     counters[i].key, counters[i].help, counters[i].key, counters[i].key,
+                     (long long)json_integer_value(v));
+    }
 
     /* Service metrics: group by name, as the text format wants one block each. */
     size_t n = 0, cap = 64;

@@ -2,6 +2,7 @@
 #include "health.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "shopmq_proto.h"
@@ -74,6 +75,42 @@ char *health_build(const char *broker_status, long uptime_s, int *http_status)
                             "replicas", names[0], replicas[0], names[1], replicas[1], names[2],
                             replicas[2]);
     char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    json_decref(root);
+    return text;
+}
+
+char *health_cache_stats(const char *broker_status, int *http_status)
+{
+    json_t *root = broker_status ? json_loads(broker_status, 0, NULL) : NULL;
+    json_t *instances =
+        json_object_get(json_object_get(json_object_get(root, "services"), SMQ_SVC_CATALOG),
+                        "instances");
+    json_int_t hits = 0, misses = 0;
+    bool available = false;
+    const char *inst;
+    json_t *st;
+    json_object_foreach(instances, inst, st)
+    {
+        json_t *m = json_object_get(st, "metrics");
+        json_int_t h = json_integer_value(json_object_get(m, "cache_hits"));
+        json_int_t x = json_integer_value(json_object_get(m, "cache_misses"));
+        hits += h > 0 ? h : 0;
+        misses += x > 0 ? x : 0;
+        if (json_is_true(json_object_get(st, "cache")))
+            available = true;
+    }
+    json_t *out;
+    if (json_object_size(instances) == 0) {
+        *http_status = 503;
+        out = json_pack("{s:s}", "detail", "Service unavailable");
+    } else {
+        *http_status = 200;
+        double rate = hits + misses > 0 ? (double)hits / (double)(hits + misses) : 0.0;
+        out = json_pack("{s:b, s:I, s:I, s:f}", "available", available, "hits", hits, "misses",
+                        misses, "hit_rate", (double)(long long)(rate * 10000.0 + 0.5) / 10000.0);
+    }
+    char *text = out ? json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(out);
     json_decref(root);
     return text;

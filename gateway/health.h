@@ -14,4 +14,14 @@
  *             has no live worker; else healthy. */
 char *health_build(const char *broker_status, long uptime_s, int *http_status);
 
+/* Builds GET /api/v1/cache/stats for the whole system: {available, hits,
+ * misses, hit_rate} summed over every catalog instance's heartbeat metrics
+ * (cache_hits, cache_misses), available when any instance reports "cache":
+ * true. A process's counters reach the broker with its heartbeats, so the
+ * figures trail by at most one heartbeat interval (ECOM_HEARTBEAT_MS).
+ * Sets *http_status to 200, or 503 with {"detail": "Service unavailable"}
+ * when the broker did not answer or no catalog instance is live. Returns
+ * malloc'd JSON text (NULL only when out of memory). */
+char *health_cache_stats(const char *broker_status, int *http_status);
+
 #endif

@@ -18,7 +18,7 @@ static const route_t s_routes[] = {
     {"GET", "/api/v1/categories", ROUTE_PROXY, SMQ_SVC_CATALOG, "categories.list", false, false},
     {"POST", "/api/v1/categories", ROUTE_PROXY, SMQ_SVC_CATALOG, "categories.create", false, true},
     {"GET", "/api/v1/categories/{id}", ROUTE_PROXY, SMQ_SVC_CATALOG, "categories.get", false, false},
-    {"GET", "/api/v1/cache/stats", ROUTE_PROXY, SMQ_SVC_CATALOG, "cache.stats", false, false},
+    {"GET", "/api/v1/cache/stats", ROUTE_CACHE_STATS, SMQ_SVC_CATALOG, "cache.stats", false, false},
     {"GET", "/api/v1/customers", ROUTE_PROXY, SMQ_SVC_CUSTOMER, "customers.list", false, false},
     {"POST", "/api/v1/customers", ROUTE_PROXY, SMQ_SVC_CUSTOMER, "customers.create", false, false},
     {"GET", "/api/v1/customers/{id}", ROUTE_PROXY, SMQ_SVC_CUSTOMER, "customers.get", false, false},

@@ -22,6 +22,7 @@ typedef enum {
     ROUTE_DOCS,      /* /docs: docs/index.html */
     ROUTE_DOCS_FILE, /* /docs/{file}: static assets next to it */
     ROUTE_OPENAPI,
+    ROUTE_CACHE_STATS, /* summed from every catalog instance in broker.status */
 } route_kind_t;
 
 typedef struct {

@@ -25,6 +25,7 @@ struct orders {
     const config_t *cfg;
     pgpool_t *pool;
     outbox_relay_t *relay;
+    atomic_long requests; /* every request, whatever its outcome */
     atomic_long created;
     atomic_long rejected;
     atomic_long cancelled;
@@ -159,6 +160,7 @@ static void reply_422(svc_reply_t *rep, json_t *errs)
 static void orders_create(void *app, const svc_request_t *req, svc_reply_t *rep)
 {
     orders_t *self = app;
+    atomic_fetch_add(&self->requests, 1);
     json_t *errs = json_array();
     order_request_t order;
     if (req->idem_key)
@@ -218,6 +220,7 @@ static void orders_create(void *app, const svc_request_t *req, svc_reply_t *rep)
 static void orders_list(void *app, const svc_request_t *req, svc_reply_t *rep)
 {
     orders_t *self = app;
+    atomic_fetch_add(&self->requests, 1);
     json_t *errs = json_array();
     int64_t page = 1, page_size = 20;
     const char *customer = NULL;
@@ -272,6 +275,7 @@ static void orders_list(void *app, const svc_request_t *req, svc_reply_t *rep)
 static void orders_get(void *app, const svc_request_t *req, svc_reply_t *rep)
 {
     orders_t *self = app;
+    atomic_fetch_add(&self->requests, 1);
     const char *id = json_string_value(json_object_get(req->params, "id"));
     if (!id || !v_is_uuid(id)) {
         svc_reply_detail(rep, 404, "Order not found");
@@ -293,6 +297,7 @@ static void orders_get(void *app, const svc_request_t *req, svc_reply_t *rep)
 static void orders_set_status(void *app, const svc_request_t *req, svc_reply_t *rep)
 {
     orders_t *self = app;
+    atomic_fetch_add(&self->requests, 1);
     json_t *js = json_object_get(req->query, "status");
     if (!js) {
         json_t *errs = json_array();
@@ -340,13 +345,15 @@ void orders_status(void *app, json_t *out)
     orders_t *self = app;
     pgpool_stats_t ps;
     pgpool_stats(self->pool, &ps);
-    json_t *m = json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:I}",
+    json_t *m = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:I}",
+                          "requests", (json_int_t)atomic_load(&self->requests),
                           "orders_created", (json_int_t)atomic_load(&self->created),
                           "orders_rejected", (json_int_t)atomic_load(&self->rejected),
                           "orders_cancelled", (json_int_t)atomic_load(&self->cancelled),
                           "db_retries", (json_int_t)atomic_load(&self->db_retries),
                           "db_unavailable", (json_int_t)atomic_load(&self->unavailable),
-                          "db_pool_open", ps.open, "db_pool_in_use", ps.in_use,
+                          "db_pool_size", ps.size, "db_pool_open", ps.open, "db_pool_in_use",
+                          ps.in_use,
                           "db_pool_waiting", ps.waiting, "db_pool_timeouts",
                           (json_int_t)ps.timeouts);
     if (self->relay) {

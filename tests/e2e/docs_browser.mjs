@@ -28,10 +28,15 @@ try {
   await op.locator(".opblock-summary").click();
   await op.locator("button.try-out__btn").click();
   await op.locator("button.execute").click();
-  const status = op.locator(".live-responses-table .response-col_status").first();
+  const status = op.locator(".live-responses-table tbody .response-col_status").first();
   await status.waitFor({ timeout: 15000 });
   const code = (await status.textContent()).trim();
+  // The shot shows the answer: status code and the start of the JSON body.
+  await status.scrollIntoViewIfNeeded();
+  await page.evaluate(() => window.scrollBy(0, -200));
   await page.screenshot({ path: shot, fullPage: false });
+  const body = await op.locator(".live-responses-table tbody .response-col_description").first().textContent();
+  if (code === "200" && !body.includes('"items"')) fail("Try it out: 200 without a product page in the body");
   if (code !== "200") fail(`Try it out answered ${code}`);
   console.log(`Try it out on GET /api/v1/products: ${code}; screenshot ${shot}`);
 } finally {

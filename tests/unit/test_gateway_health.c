@@ -135,6 +135,16 @@ static void test_metrics_text(void **state)
     assert_non_null(
         strstr(text, "shopmq_service_weird_name{service=\"customer\",instance=\"u1\"} 1.5\n"));
     assert_null(strstr(text, "shopmq_service_text"));
+    assert_non_null(strstr(text, "shopmq_service_instances{service=\"catalog\"} 1\n"));
+    assert_non_null(strstr(text, "shopmq_service_instances{service=\"order\"} 0\n"));
+    free(text);
+
+    /* the broker's own counters */
+    const char *with_broker = "{\"services\":{},\"broker\":{\"dispatched\":9,\"unavailable\":2}}";
+    text = gwmetrics_render(m, 2, with_broker, 5);
+    assert_non_null(strstr(text, "# TYPE shopmq_broker_dispatched_total counter\n"
+                                 "shopmq_broker_dispatched_total 9\n"));
+    assert_non_null(strstr(text, "shopmq_broker_unavailable_total 2\n"));
     free(text);
 
     text = gwmetrics_render(m, 2, NULL, 5);
@@ -147,6 +157,52 @@ static void test_metrics_text(void **state)
     assert_null(m[0]);
 }
 
+static json_t *cache_stats(const char *status, int *http)
+{
+    char *text = health_cache_stats(status, http);
+    assert_non_null(text);
+    json_t *j = json_loads(text, 0, NULL);
+    assert_non_null(j);
+    free(text);
+    return j;
+}
+
+/* GET /api/v1/cache/stats sums every catalog replica, not the one asked. */
+static void test_cache_stats_sum_every_catalog_instance(void **state)
+{
+    int http = 0;
+    const char *two =
+        "{\"services\":{\"catalog\":{\"workers\":8,\"queued\":0,\"instances\":{"
+        "\"a\":{\"cache\":false,\"metrics\":{\"cache_hits\":3,\"cache_misses\":1}},"
+        "\"b\":{\"cache\":true,\"metrics\":{\"cache_hits\":5,\"cache_misses\":1}}}},"
+        "\"order\":{\"workers\":1,\"queued\":0,\"instances\":{\"o\":{\"metrics\":"
+        "{\"cache_hits\":100}}}}}}";
+    json_t *j = cache_stats(two, &http);
+    assert_int_equal(http, 200);
+    assert_true(json_is_true(json_object_get(j, "available")));
+    assert_int_equal(json_integer_value(json_object_get(j, "hits")), 8);
+    assert_int_equal(json_integer_value(json_object_get(j, "misses")), 2);
+    assert_true(json_real_value(json_object_get(j, "hit_rate")) == 0.8);
+    json_decref(j);
+
+    const char *cold = "{\"services\":{\"catalog\":{\"workers\":1,\"queued\":0,"
+                       "\"instances\":{\"a\":{\"cache\":false}}}}}";
+    j = cache_stats(cold, &http);
+    assert_int_equal(http, 200);
+    assert_true(json_is_false(json_object_get(j, "available")));
+    assert_int_equal(json_integer_value(json_object_get(j, "hits")), 0);
+    assert_true(json_real_value(json_object_get(j, "hit_rate")) == 0.0);
+    json_decref(j);
+
+    const char *none[] = {NULL, "not json", "{\"services\":{\"catalog\":{\"instances\":{}}}}"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        j = cache_stats(none[i], &http);
+        assert_int_equal(http, 503);
+        assert_string_equal(str(j, "detail"), "Service unavailable");
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_cache_down_or_service_short_is_degraded),
         cmocka_unit_test(test_database_or_broker_down_is_unhealthy),
         cmocka_unit_test(test_metrics_text),
+        cmocka_unit_test(test_cache_stats_sum_every_catalog_instance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
