@@ -40,3 +40,34 @@ sanitize: deps $(ASAN_BUILD)/CMakeCache.txt
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Chaos run: kill/restart every process under load, then check the ledger
+# (scripts/test-chaos.sh, tests/chaos/chaos.c). Not part of `make test`.
+.PHONY: test-chaos
+test-chaos: build
+	@BUILD=$(BUILD) scripts/test-chaos.sh
+
+# Benchmarks (scripts/bench.sh): writes bench/results/<date>.md.
+.PHONY: bench
+bench: deps
+	@BUILD=$(BUILD) scripts/bench.sh
+
+# Fuzzing, sanitizers and memcheck (tests/fuzz/README.md). `make fuzz
+# FUZZ_SECONDS=N` runs each libFuzzer target N s from its seed corpus;
+# check-sanitize is `sanitize` plus the services' own sanitizer reports.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz check-sanitize valgrind
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+check-sanitize: deps
+	@ASAN_BUILD=$(ASAN_BUILD) CTEST_JOBS=$(CTEST_JOBS) scripts/check-sanitize.sh
+valgrind: deps
+	@scripts/check-valgrind.sh
+
+# docker-compose deployment test (compose/test-compose.sh): builds the images
+# from Debian packages only, runs 3 catalog + 2 order replicas, checks
+# scaling and failover, tears everything down. SKIP_COMPOSE=1 skips it
+# explicitly on a machine without a Docker engine.
+.PHONY: test-compose
+test-compose:
+	@compose/test-compose.sh
