@@ -20,6 +20,7 @@ $(BUILD)/CMakeCache.txt:
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+	@scripts/docs-assets.sh $(BUILD)/docs
 
 run: build
 	@BUILD=$(BUILD) scripts/run.sh
@@ -71,3 +72,9 @@ valgrind: deps
 .PHONY: test-compose
 test-compose:
 	@compose/test-compose.sh
+
+# The stack from outside: /docs in headless Chromium (Try it out), real
+# responses against proto/openapi.json, /metrics through promtool.
+.PHONY: test-e2e
+test-e2e: build
+	BUILD=$(BUILD) tests/e2e/run.sh

@@ -20,7 +20,13 @@ PACKAGES=(
 )
 
 if [[ "${1:-}" == --list ]]; then
+    # /docs: `make build` fetches Swagger UI with npm (docs/package-lock.json).
+    # The browser test's own tools (chromium, prometheus's promtool,
+    # python3-jsonschema) are installed by tests/e2e/run.sh when it runs.
+    nodejs
     printf '%s\n' "${PACKAGES[@]}"
+# Debian's npm conflicts with a nodejs that bundles its own (NodeSource).
+command -v npm >/dev/null || PACKAGES+=(npm)
     exit 0
 fi
 
