@@ -92,13 +92,20 @@ static int loop_init(gateway_t *gw, gw_loop_t *L, int index, const struct sockad
     unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* SO_REUSEPORT only when our own loops share the port: a single loop
+     * must fail loudly when something else already listens there. The
+     * option is left out for one loop rather than passed as 0: MHD maps 0
+     * to "disallow", which also drops its default SO_REUSEADDR, and then a
+     * gateway restarted after a crash cannot bind while the dead one's
+     * connections sit in TIME_WAIT. SO_REUSEADDR alone still refuses a
+     * port another socket listens on. */
+    struct MHD_OptionItem reuse[] = {
+        {gw->cfg->gateway_threads > 1 ? MHD_OPTION_LISTENING_ADDRESS_REUSE : MHD_OPTION_END, 1,
+         NULL},
+        {MHD_OPTION_END, 0, NULL}};
     L->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, gwhttp_on_request, L, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, addr,
-        /* SO_REUSEPORT only when our own loops share the port: a single loop
-         * must fail loudly when something else already listens there. */
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)(gw->cfg->gateway_threads > 1),
-        MHD_OPTION_URI_LOG_CALLBACK,
+        MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_ARRAY, reuse, MHD_OPTION_URI_LOG_CALLBACK,
         gwhttp_on_uri, L, MHD_OPTION_NOTIFY_COMPLETED, gwhttp_on_completed, L,
         MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
