@@ -44,6 +44,7 @@ trap cleanup EXIT
 
 t0=$(date +%s)
 say "building images"
+scripts/docs-assets.sh build/docs >/dev/null # Swagger UI for the gateway image's /docs
 dc build -q
 say "images built in $(( $(date +%s) - t0 )) s; starting 3 catalog + 2 order replicas"
 dc up -d --scale catalog-svc=3 --scale order-svc=2 >/dev/null 2>&1 || { dc ps; fail "compose up"; }
