@@ -15,6 +15,9 @@ PACKAGES=(
     # (bookworm: postgresql-15 includes contrib, i.e. pg_stat_statements and pg_trgm;
     # postgresql-contrib-15 is only a virtual name dpkg-query cannot see)
     postgresql-15 postgresql-client-15 redis-server
+    # fuzzing, sanitizers, memcheck (scripts/fuzz.sh, check-sanitize.sh, check-valgrind.sh);
+    # libclang-rt-14-dev holds libFuzzer and the sanitizer runtimes (only recommended by clang)
+    clang libclang-rt-14-dev valgrind
     # scripts, benchmarks, troubleshooting
     curl jq wrk procps iproute2
 )

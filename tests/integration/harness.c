@@ -246,7 +246,7 @@ static int health_workers(int port, const char *service)
 
 int harness_wait_workers(harness_t *self, const char *service, int n, int timeout_ms)
 {
-    long long deadline = hns_now_ms() + timeout_ms;
+    long long deadline = hns_now_ms() + (long long)timeout_ms * harness_time_scale();
     for (;;) {
         if (health_workers(self->http_port, service) >= n)
             return 0;
@@ -333,6 +333,16 @@ static proc_t *add_program(harness_t *self, const char *name, const char *progra
         return NULL;
     }
     char **argv = hns_strv_new();
+    /* SHOPMQ_TEST_WRAPPER="/usr/bin/valgrind --log-file=..." runs every
+     * program under that command (words split on spaces; first one an
+     * absolute path, as there is no PATH search). */
+    const char *wrap = getenv("SHOPMQ_TEST_WRAPPER");
+    if (wrap && *wrap) {
+        char *copy = strdup(wrap), *save = NULL;
+        for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+            hns_strv_push(&argv, w);
+        free(copy);
+    }
     hns_strv_push(&argv, exe);
     char **envp = hns_strv_dup(self->env);
     for (const char *const *e = extra_env; e && *e; e++)

@@ -101,6 +101,11 @@ void http_resp_clear(http_resp_t *resp);
 int http_json(harness_t *self, const char *method, const char *path, const char *body,
               json_t **json);
 
+/* SHOPMQ_TEST_TIME_SCALE (an integer >= 1, default 1): the harness multiplies
+ * its start/stop/HTTP/wait timeouts by it, and tests should multiply their
+ * own waits for the stack by it, so the suite can run under valgrind. */
+int harness_time_scale(void);
+
 /* A free TCP port on 127.0.0.1. */
 int harness_free_port(void);
 

@@ -252,7 +252,8 @@ int http_request_timeout(int port, const char *method, const char *path, const c
                          http_resp_t *out)
 {
     memset(out, 0, sizeof *out);
-    long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : HTTP_TIMEOUT_MS);
+    long long wait = timeout_ms > 0 ? timeout_ms : HTTP_TIMEOUT_MS;
+    long long deadline = now_ms() + wait * harness_time_scale();
     buf_t req = {0}, in = {0};
     parse_t st = {0};
     int rc = -1;

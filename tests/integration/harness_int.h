@@ -34,8 +34,9 @@
 #define SHOPMQ_BIN_DIR "."
 #endif
 #define PG_BIN_DEFAULT "/usr/lib/postgresql/15/bin"
-#define START_TIMEOUT_MS 60000
-#define STOP_GRACE_MS 3000
+/* Scaled by SHOPMQ_TEST_TIME_SCALE (valgrind runs everything ~20x slower). */
+#define START_TIMEOUT_MS (60000 * harness_time_scale())
+#define STOP_GRACE_MS (3000 * harness_time_scale())
 #define MAX_PROCS 16
 #define MAX_LIVE 8
 #define TAIL_LINES 30

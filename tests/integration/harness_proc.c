@@ -20,6 +20,13 @@ const char *hns_bin_dir(void)
     return d && *d ? d : SHOPMQ_BIN_DIR;
 }
 
+int harness_time_scale(void)
+{
+    const char *s = getenv("SHOPMQ_TEST_TIME_SCALE");
+    int n = s ? atoi(s) : 1;
+    return n >= 1 && n <= 1000 ? n : 1;
+}
+
 const char *hns_pg_bin(void)
 {
     const char *d = getenv("SHOPMQ_PG_BIN");
