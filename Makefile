@@ -48,11 +48,6 @@ clean:
 test-chaos: build
 	@BUILD=$(BUILD) scripts/test-chaos.sh
 
-# Benchmarks (scripts/bench.sh): writes bench/results/<date>.md.
-.PHONY: bench
-bench: deps
-	@BUILD=$(BUILD) scripts/bench.sh
-
 # Fuzzing, sanitizers and memcheck (tests/fuzz/README.md). `make fuzz
 # FUZZ_SECONDS=N` runs each libFuzzer target N s from its seed corpus;
 # check-sanitize is `sanitize` plus the services' own sanitizer reports.
@@ -78,3 +73,8 @@ test-compose:
 .PHONY: test-e2e
 test-e2e: build
 	BUILD=$(BUILD) tests/e2e/run.sh
+
+# Benchmarks (scripts/bench.sh): writes bench/results/<date>.md.
+.PHONY: bench
+bench: deps
+	@BUILD=$(BUILD) scripts/bench.sh

@@ -2,10 +2,14 @@
 # make bench: measures the stack with wrk and Locust and writes
 # bench/results/<date>.md (+ Locust's HTML report). Every figure, including
 # the reference ones (a bare libmicrohttpd server, pgbench), is measured in
-# this run on this machine.
+# this run on this machine; ratios are of figures measured back to back.
 #
 #   BENCH_DURATION=10s BENCH_CONNS=100 BENCH_SEED=large|small
 #   BENCH_LOCUST_USERS=1000 BENCH_LOCUST_TIME=60s BENCH_SKIP_LOCUST=1
+#   BENCH_PORT=8100 (gateway, rate limit on, high limit) BENCH_PORT+1 (a
+#   second gateway with rate limiting off) BENCH_BARE_PORT=8199
+#   BENCH_PG_PORT=54339 BENCH_REDIS_PORT=63799 BENCH_BROKER_PORT=5655 (+1, +2
+#   for the event proxy) BUILD=build
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -16,43 +20,70 @@ SEED=${BENCH_SEED:-small}
 USERS=${BENCH_LOCUST_USERS:-1000}
 LTIME=${BENCH_LOCUST_TIME:-60s}
 BUILD=${BUILD:-build}
+[[ "$BUILD" = /* ]] || BUILD="$ROOT/$BUILD"
 PORT=${BENCH_PORT:-8100}
+PORT2=$((PORT + 1))
 BARE_PORT=${BENCH_BARE_PORT:-8199}
 PG_PORT=${BENCH_PG_PORT:-54339}
 REDIS_PORT=${BENCH_REDIS_PORT:-63799}
+BROKER_PORT=${BENCH_BROKER_PORT:-5655}
 VAR=${BENCH_VAR:-$ROOT/var/bench}
+# High enough never to trigger (config caps it at 1e8), so the limiter's
+# cost is measured, not its 429s.
+RL_HIGH=100000000
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 OUT=bench/results/$STAMP.md
 BASE=http://127.0.0.1:$PORT
+BASE2=http://127.0.0.1:$PORT2
 DB="postgresql://shopmq@127.0.0.1:$PG_PORT/shopmq"
+PGSU=(-X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres)
 
 say() { printf 'bench: %s\n' "$*" >&2; }
-command -v wrk >/dev/null || { say "installing wrk"; scripts/deps.sh; }
+for tool in wrk pgbench psql curl python3; do
+    command -v $tool >/dev/null || {
+        say "installing missing tools ($tool)"
+        scripts/deps.sh
+        break
+    }
+done
 mkdir -p bench/results "$VAR"
+VAR=$(cd "$VAR" && pwd)
 work=$(mktemp -d /tmp/shopmq-bench.XXXXXX)
-STACK_PID= BARE_PID=
+STACK_PID= BARE_PID= GW2_PID=
 cleanup() {
-    [ -n "$BARE_PID" ] && kill "$BARE_PID" 2>/dev/null || true
+    [ -n "$BARE_PID" ] && kill "$BARE_PID" 2>/dev/null && wait "$BARE_PID" 2>/dev/null || true
     stop_stack
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+STACK_ENV=(VAR_DIR="$VAR" BUILD="$BUILD" ECOM_PORT=$PORT ECOM_PG_PORT=$PG_PORT ECOM_REDIS_PORT=$REDIS_PORT
+    ECOM_BROKER_BIND=tcp://127.0.0.1:$BROKER_PORT ECOM_BROKER_ENDPOINTS=tcp://127.0.0.1:$BROKER_PORT
+    ECOM_EVENTS_XSUB_BIND=tcp://127.0.0.1:$((BROKER_PORT + 1)) ECOM_EVENTS_PUB_ENDPOINTS=tcp://127.0.0.1:$((BROKER_PORT + 1))
+    ECOM_EVENTS_XPUB_BIND=tcp://127.0.0.1:$((BROKER_PORT + 2)) ECOM_EVENTS_SUB_ENDPOINTS=tcp://127.0.0.1:$((BROKER_PORT + 2))
+    ECOM_LOG_LEVEL=warn ECOM_MAX_CONNECTIONS=5000)
 
 start_stack() { # extra env assignments...
     say "starting the stack ($*)"
-    env VAR_DIR="$VAR" ECOM_PORT=$PORT ECOM_PG_PORT=$PG_PORT ECOM_REDIS_PORT=$REDIS_PORT \
-        ECOM_BROKER_BIND=tcp://127.0.0.1:5655 ECOM_BROKER_ENDPOINTS=tcp://127.0.0.1:5655 \
-        ECOM_EVENTS_XSUB_BIND=tcp://127.0.0.1:5656 ECOM_EVENTS_PUB_ENDPOINTS=tcp://127.0.0.1:5656 \
-        ECOM_EVENTS_XPUB_BIND=tcp://127.0.0.1:5657 ECOM_EVENTS_SUB_ENDPOINTS=tcp://127.0.0.1:5657 \
-        ECOM_REDIS_RATE_LIMIT_MAX=${BENCH_RATE_LIMIT_MAX:-0} ECOM_LOG_LEVEL=warn \
+    env "${STACK_ENV[@]}" ECOM_REDIS_RATE_LIMIT_MAX=$RL_HIGH \
         SEED=$([ "$SEED" = large ] && echo large || echo "") "$@" \
         scripts/run.sh >"$work/stack.log" 2>&1 &
     STACK_PID=$!
-    for _ in $(seq 1 600); do
-        if curl -fsS "$BASE/health" 2>/dev/null | grep -q '"status": *"healthy"'; then
-            if grep -q "seed" "$work/stack.log" || [ "$(psql "$DB" -Atc 'select count(*) from products' 2>/dev/null || echo 0)" -gt 0 ]; then
-                return 0
-            fi
+    for _ in $(seq 1 1200); do
+        # run.sh prints its banner after seeding: then the data is there.
+        if grep -q "shopmq is running" "$work/stack.log" &&
+            curl -fsS "$BASE/health" 2>/dev/null | grep -q '"database":"connected"'; then
+            # A second gateway on the same broker, rate limiting off.
+            env "${STACK_ENV[@]}" "$@" ECOM_PORT=$PORT2 ECOM_REDIS_RATE_LIMIT_MAX=0 \
+                ECOM_DATABASE_URL="$DB" ECOM_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
+                "$BUILD/gateway" >"$work/gateway2.log" 2>&1 &
+            GW2_PID=$!
+            for _ in $(seq 1 100); do
+                curl -fsS "$BASE2/health" >/dev/null 2>&1 && return 0
+                sleep 0.1
+            done
+            say "second gateway did not start"; cat "$work/gateway2.log" >&2; exit 1
         fi
         kill -0 $STACK_PID 2>/dev/null || { cat "$work/stack.log" >&2; exit 1; }
         sleep 0.5
@@ -60,6 +91,11 @@ start_stack() { # extra env assignments...
     say "stack did not become healthy"; cat "$work/stack.log" >&2; exit 1
 }
 stop_stack() {
+    if [ -n "$GW2_PID" ]; then
+        kill -TERM "$GW2_PID" 2>/dev/null || true
+        wait "$GW2_PID" 2>/dev/null || true
+        GW2_PID=
+    fi
     if [ -n "$STACK_PID" ]; then
         kill -TERM "$STACK_PID" 2>/dev/null || true
         wait "$STACK_PID" 2>/dev/null || true
@@ -67,129 +103,206 @@ stop_stack() {
     fi
 }
 
-# pids of the programs run.sh started, by name
-pids_of() { pgrep -f "$ROOT/$BUILD/$1\$" || pgrep -f "/$1\$" || true; }
-procstat() { # name -> "cpu_ticks rss_peak_kb" summed over its processes
-    local t=0 r=0 p
-    for p in $(pids_of "$1"); do
-        [ -r /proc/$p/stat ] || continue
-        t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat)))
-        r=$((r + $(awk '/VmHWM/ {print $2}' /proc/$p/status)))
-    done
-    echo "$t $r"
+# pid of a program run.sh started (it records them in var/run/NAME.pid)
+pid_of() {
+    case $1 in
+    gateway2) echo "$GW2_PID" ;;
+    *) [ -r "$VAR/run/$1.pid" ] && cut -d' ' -f1 "$VAR/run/$1.pid" || true ;;
+    esac
 }
-PROGS="gateway broker catalog-svc order-svc customer-svc"
+procstat() { # name -> "cpu_ticks rss_peak_kb"
+    local p; p=$(pid_of "$1")
+    if [ -n "$p" ] && [ -r "/proc/$p/stat" ]; then
+        echo "$(awk '{print $14 + $15}' "/proc/$p/stat") $(awk '/VmHWM/ {print $2}' "/proc/$p/status")"
+    else
+        echo "0 0"
+    fi
+}
+PROGS="gateway gateway2 broker catalog-svc order-svc customer-svc redis"
 HZ=$(getconf CLK_TCK)
 
-pg_reset() { psql "$DB" -qAtc "select pg_stat_statements_reset()" >/dev/null 2>&1 || true; }
-pg_calls() { psql "$DB" -qAtc "select coalesce(sum(calls),0) from pg_stat_statements where query !~* 'pg_stat_statements'" 2>/dev/null || echo 0; }
-cache_stats() { curl -fsS "$BASE/api/v1/cache/stats" 2>/dev/null | tr -d ' ' | sed -E 's/.*"hits":([0-9]+).*"misses":([0-9]+).*/\1 \2/' || echo "0 0"; }
-
-ROWS=()
-run_wrk() { # name url-or-path conns [env...]
-    local name=$1 url=$2 conns=$3
-    shift 3
-    local before_cpu=() p
-    for p in $PROGS; do before_cpu+=("$(procstat $p | cut -d' ' -f1)"); done
-    pg_reset
-    read -r h0 m0 < <(cache_stats)
-    local line
-    line=$(env "$@" wrk -t2 -c"$conns" -d"$DUR" --timeout 10s -s tests/load/wrk_report.lua "$url" 2>&1 | grep '^RESULT' || true)
-    local calls; calls=$(pg_calls)
-    read -r h1 m1 < <(cache_stats)
-    local req; req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
-    local per1k="n/a"
-    [ -n "$req" ] && [ "$req" -gt 0 ] && per1k=$(awk -v c="$calls" -v r="$req" 'BEGIN{printf "%.1f", c*1000/r}')
-    local hit="n/a"
-    [ $((h1 - h0 + m1 - m0)) -gt 0 ] && hit=$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN{printf "%.1f%%", 100*h/(h+m)}')
-    local cpu="" i=0
-    for p in $PROGS; do
-        local now; now=$(procstat $p | cut -d' ' -f1)
-        cpu+="$p $(awk -v d=$((now - ${before_cpu[i]})) -v hz="$HZ" 'BEGIN{printf "%.1f", d/hz}')s "
-        i=$((i + 1))
-    done
-    say "$name: $line"
-    ROWS+=("| $name | $conns | $(sed -E 's/RESULT rps=([0-9.]+) p50=([0-9.]+) p90=([0-9.]+) p99=([0-9.]+) requests=([0-9]+) errors=([0-9]+)/\1 | \2 | \3 | \4 | \6/' <<<"$line") | $per1k | $hit | $cpu|")
+# Statements the services ran in the shopmq database (BEGIN/COMMIT included).
+pg_reset() { psql "${PGSU[@]}" -d shopmq -Atc "select pg_stat_statements_reset()" >/dev/null 2>&1 || true; }
+pg_calls() {
+    psql "${PGSU[@]}" -d shopmq -Atc "select coalesce(sum(s.calls),0) from pg_stat_statements s
+        join pg_database d on d.oid = s.dbid join pg_roles r on r.oid = s.userid
+        where d.datname = 'shopmq' and r.rolname = 'shopmq'" 2>/dev/null || echo 0
+}
+# Product-read hit/miss counters; they reach the gateway with the services'
+# heartbeats (ECOM_HEARTBEAT_MS, 500 ms): wait for a fresh one.
+cache_stats() {
+    sleep 1.2
+    curl -fsS "$BASE/api/v1/cache/stats" 2>/dev/null | tr -d ' ' |
+        sed -E 's/.*"hits":([0-9]+).*"misses":([0-9]+).*/\1 \2/' | grep -E '^[0-9]+ [0-9]+$' || echo "0 0"
 }
 
-say "building (Release)"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" >/dev/null
+ROWS=()
+declare -A RPS P50 P99 ERRS PER1K HIT
+run_wrk() { # name url conns [env...]
+    local name=$1 url=$2 conns=$3
+    shift 3
+    local before_cpu=() p h0 m0 h1 m1
+    for p in $PROGS; do before_cpu+=("$(procstat $p | cut -d' ' -f1)"); done
+    read -r h0 m0 < <(cache_stats)
+    pg_reset
+    local line
+    line=$( (ulimit -n 20000; env "$@" wrk -t2 -c"$conns" -d"$DUR" --timeout 10s --latency \
+        -s tests/load/wrk_report.lua "$url") 2>&1 | grep '^RESULT' || true)
+    local calls; calls=$(pg_calls)
+    read -r h1 m1 < <(cache_stats)
+    if [ -z "$line" ]; then
+        say "$name: wrk produced no result"
+        line="RESULT rps=0 p50=0 p90=0 p99=0 requests=0 errors=0"
+    fi
+    local req; req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
+    local per1k="n/a"
+    [ "$req" -gt 0 ] && per1k=$(awk -v c="$calls" -v r="$req" 'BEGIN{printf "%.1f", c*1000/r}')
+    local hit="–"
+    [ $((h1 - h0 + m1 - m0)) -gt 0 ] && hit=$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN{printf "%.1f%%", 100*h/(h+m)}')
+    local cpu="" i=0 now d
+    for p in $PROGS; do
+        now=$(procstat $p | cut -d' ' -f1)
+        d=$((now - ${before_cpu[i]}))
+        [ "$d" -gt 0 ] && cpu+="$p $(awk -v d=$d -v hz="$HZ" 'BEGIN{printf "%.1f", d/hz}'), "
+        i=$((i + 1))
+    done
+    say "$name: $line pg/1k=$per1k hit=$hit"
+    read -r RPS[$name] P50[$name] P99[$name] ERRS[$name] < <(sed -E 's/RESULT rps=([0-9.]+) p50=([0-9.]+) p90=([0-9.]+) p99=([0-9.]+) requests=([0-9]+) errors=([0-9]+)/\1 \2 \4 \6/' <<<"$line")
+    PER1K[$name]=$per1k HIT[$name]=$hit
+    ROWS+=("| $name | $conns | $(sed -E 's/RESULT rps=([0-9.]+) p50=([0-9.]+) p90=([0-9.]+) p99=([0-9.]+) requests=([0-9]+) errors=([0-9]+)/\1 | \2 | \3 | \4 | \6/' <<<"$line") | $per1k | $hit | ${cpu%, } |")
+}
+pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f%%", 100*a/b; else print "n/a"}'; }
+lower() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f%%", 100*(b-a)/b; else print "n/a"}'; }
 
-"$BUILD/bare-hello" "$BARE_PORT" >/dev/null 2>&1 &
+say "building (Release) in $BUILD"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target gateway broker catalog-svc order-svc customer-svc bare-hello >/dev/null
+
+"$BUILD/bare-hello" "$BARE_PORT" >"$work/bare.log" 2>&1 &
 BARE_PID=$!
 sleep 0.3
+kill -0 $BARE_PID || { cat "$work/bare.log" >&2; exit 1; }
 
 # ---- cached stack ----
 start_stack
-PID1=$(psql "$DB" -Atc "select id from products where is_active order by name limit 1")
-CID=$(psql "$DB" -Atc "select id from customers order by name limit 1")
-psql "$DB" -Atc "select '/api/v1/products/' || id from products where is_active order by random() limit 200" > "$work/paths"
-curl -fsS "$BASE/api/v1/products/$PID1" >/dev/null; curl -fsS "$BASE/api/v1/products?page=1&page_size=20" >/dev/null
+psql_app() { psql -X -q "$DB" -Atc "$1"; }
+PID1=$(psql_app "select id from products where is_active order by name limit 1")
+CID=$(psql_app "select id from customers order by name limit 1")
+psql_app "select '/api/v1/products/' || id from products where is_active order by random() limit 200" >"$work/paths"
+curl -fsS "$BASE/api/v1/products/$PID1" >/dev/null
+curl -fsS "$BASE/api/v1/products?page=1&page_size=20" >/dev/null
+curl -fsS "$BASE/api/v1/products?search=pro" >/dev/null
 
 run_wrk bare "http://127.0.0.1:$BARE_PORT/" "$CONNS"
 run_wrk health "$BASE/health" "$CONNS"
 run_wrk product "$BASE/api/v1/products/$PID1" "$CONNS"
+run_wrk product-ratelimit-off "$BASE2/api/v1/products/$PID1" "$CONNS"
 run_wrk product-200ids "$BASE/" "$CONNS" WRK_PATHS_FILE="$work/paths"
 run_wrk list "$BASE/api/v1/products?page=1&page_size=20" "$CONNS"
 run_wrk search "$BASE/api/v1/products?search=pro" "$CONNS"
+run_wrk customer "$BASE/api/v1/customers/$CID" "$CONNS"
 run_wrk bare-c1000 "http://127.0.0.1:$BARE_PORT/" 1000
 run_wrk product-c1000 "$BASE/api/v1/products/$PID1" 1000
 
 # Orders: random 1-3 line orders over plenty of stock.
-psql "$DB" -qc "update products set stock = 1000000 where is_active" >/dev/null
-psql "$DB" -Atc "select id from products where is_active order by random() limit 40" > "$work/pids"
-python3 - "$work/pids" "$CID" > "$work/orders" <<'PY'
+psql_app "update products set stock = 1000000 where is_active" >/dev/null
+psql_app "select id from products where is_active order by random() limit 40" >"$work/pids"
+psql_app "select id from customers limit 10" >"$work/cids"
+python3 - "$work/pids" "$work/cids" >"$work/orders" <<'PY'
 import json, random, sys
 ids = open(sys.argv[1]).read().split()
+cids = open(sys.argv[2]).read().split()
 for _ in range(500):
     lines = [{"product_id": p, "quantity": random.randint(1, 3)} for p in random.sample(ids, random.randint(1, 3))]
-    print(json.dumps({"customer_id": sys.argv[2], "items": lines}))
+    print(json.dumps({"customer_id": random.choice(cids), "items": lines}))
 PY
 run_wrk order "$BASE/api/v1/orders" 50 WRK_METHOD=POST WRK_BODY_FILE="$work/orders"
 
-# Reference: pgbench TPC-B-like on the same server, same session.
-createdb -h 127.0.0.1 -p "$PG_PORT" -U shopmq pgbench 2>/dev/null || true
-pgbench -h 127.0.0.1 -p "$PG_PORT" -U shopmq -i -s 10 -q pgbench >/dev/null 2>&1
-PGB=$(pgbench -h 127.0.0.1 -p "$PG_PORT" -U shopmq -c 50 -j 2 -T "${DUR%s}" pgbench 2>/dev/null | awk '/^tps/ {printf "%.0f", $3; exit}')
+# Reference: pgbench's TPC-B-like script on the same server, same client
+# count, right after the orders.
+psql "${PGSU[@]}" -d postgres -c "drop database if exists pgbench" -c "create database pgbench" >/dev/null
+pgbench -h 127.0.0.1 -p "$PG_PORT" -U postgres -i -s 10 -q pgbench >"$work/pgbench-init.log" 2>&1
+PGB=$(pgbench -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 50 -j 2 -T "${DUR%s}" pgbench 2>/dev/null |
+    awk '/^tps/ {printf "%.0f", $3; exit}')
+PGB=${PGB:-0}
 say "pgbench TPC-B-like: $PGB tps"
+psql "${PGSU[@]}" -d postgres -c "drop database if exists pgbench" >/dev/null
 
-MIX="skipped (BENCH_SKIP_LOCUST=1)"
+MIX="skipped (BENCH_SKIP_LOCUST=1 or no /usr/bin/locust)"
+MIX_FAIL= MIX_P95= MIX_HIT=
 if [ "${BENCH_SKIP_LOCUST:-0}" != 1 ] && [ -x /usr/bin/locust ]; then
-    say "Locust mix: $USERS users for $LTIME"
+    say "Locust mix: $USERS users for $LTIME (gateway with rate limiting on, limit $RL_HIGH)"
     read -r h0 m0 < <(cache_stats)
-    (ulimit -n 20000; /usr/bin/locust -f tests/load/locustfile.py --headless -u "$USERS" -r 100 -t "$LTIME" \
-        --host "$BASE" --html "bench/results/$STAMP-locust.html" --csv "$work/locust" --only-summary \
-        >"$work/locust.log" 2>&1) || true
+    (ulimit -n 20000; cd "$work" && /usr/bin/locust -f "$ROOT/tests/load/locustfile.py" --headless \
+        -u "$USERS" -r 100 -t "$LTIME" --host "$BASE" --html "$ROOT/bench/results/$STAMP-locust.html" \
+        --csv "$work/locust" --only-summary >"$work/locust.log" 2>&1) || true
     read -r h1 m1 < <(cache_stats)
-    MIX=$(awk -F, '$2 == "Aggregated" {printf "requests %s, failures %s, median %s ms, p95 %s ms, p99 %s ms, %.0f req/s", $3, $4, $5, $17, $19, $10}' "$work/locust_stats.csv" 2>/dev/null || echo "no stats")
-    MIX="$MIX, product-read cache hit rate $(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN{ if (h+m) printf "%.1f%%", 100*h/(h+m); else print "n/a"}')"
+    # Aggregated row of locust_stats.csv: Type,Name,Request Count,Failure Count,
+    # Median,Average,Min,Max,Avg size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,...
+    read -r MIX_REQ MIX_FAIL MIX_P50 MIX_P95 MIX_P99 MIX_RPS < <(awk -F, '$2 == "Aggregated" {print $3, $4, $12, $17, $19, $10}' "$work/locust_stats.csv" 2>/dev/null || true)
+    MIX_HIT=$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN{ if (h+m) printf "%.1f%%", 100*h/(h+m); else print "n/a"}')
+    MIX="requests ${MIX_REQ:-?}, failures ${MIX_FAIL:-?}, p50 ${MIX_P50:-?} ms, p95 ${MIX_P95:-?} ms, p99 ${MIX_P99:-?} ms, ${MIX_RPS:-?} req/s, product-read cache hit rate $MIX_HIT"
     say "mix: $MIX"
+    cp "$work/locust_stats.csv" "bench/results/$STAMP-locust.csv" 2>/dev/null || true
 fi
 
 RSS=""
-for p in $PROGS; do RSS+="$p $(( $(procstat $p | cut -d' ' -f2) / 1024 )) MB, "; done
+declare -A RSSMB
+for p in $PROGS; do
+    RSSMB[$p]=$(awk -v k="$(procstat $p | cut -d' ' -f2)" 'BEGIN{printf "%.1f", k/1024}')
+    RSS+="$p ${RSSMB[$p]} MB, "
+done
 stop_stack
 
-# ---- uncached stack ----
+# ---- uncached stack (same order, right after) ----
 start_stack ECOM_REDIS_ENABLED=false
 run_wrk nocache-product "$BASE/api/v1/products/$PID1" "$CONNS"
 run_wrk nocache-list "$BASE/api/v1/products?page=1&page_size=20" "$CONNS"
 stop_stack
 
+pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN{ ok = (op == ">=") ? (a+0 >= b+0) : (a+0 <= b+0); print ok ? "yes" : "**no**"}'; }
 {
     echo "# shopmq benchmark $STAMP"
     echo
-    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load generator on the same cores."
-    echo "wrk -t2 -d$DUR; seed: $SEED; everything below measured in this run."
+    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load average at the end $(cut -d' ' -f1-3 /proc/loadavg);"
+    echo "wrk (-t2 -d$DUR) and the servers share the cores. Seed: $SEED. Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- gateway common catalog-svc order-svc customer-svc proto 2>/dev/null || echo ' + uncommitted changes')."
+    echo "Every figure below was measured in this run; ratios compare scenarios run back to back."
+    echo "\`product\` and the mix go through a gateway with rate limiting on (limit $RL_HIGH, never reached);"
+    echo "\`product-ratelimit-off\` through a second gateway on the same broker with it off."
     echo
-    echo "| scenario | conns | req/s | p50 ms | p90 ms | p99 ms | errors | PG statements / 1k req | cache hit | CPU seconds |"
+    echo "| scenario | conns | req/s | p50 ms | p90 ms | p99 ms | errors | PG statements / 1k req | product cache hit | CPU s (per process) |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
     echo
-    echo "- pgbench TPC-B-like (-c50 -j2, scale 10, same server): $PGB tps"
-    echo "- Locust mix ($USERS users, $LTIME): $MIX"
-    echo "- Peak RSS: ${RSS%, }"
-} > "$OUT"
+    echo "- pgbench TPC-B-like (-c50 -j2, scale 10, same server, right after \`order\`): $PGB tps"
+    echo "- Locust mix ($USERS users, -r 100, $LTIME, FastHttpUser): $MIX"
+    echo "- Peak RSS (VmHWM over the cached run, including -c1000 and the mix): ${RSS%, }"
+    echo
+    echo "## Targets (issue 6)"
+    echo
+    echo "| target | measured | met |"
+    echo "|---|---|---|"
+    r=$(pct "${RPS[product]}" "${RPS[bare]}")
+    echo "| product req/s ≥ 25% of bare | ${RPS[product]} / ${RPS[bare]} = $r | $(pass "${r%\%}" '>=' 25) |"
+    echo "| product p99 ≤ 10 ms at -c1000 | ${P99[product-c1000]} ms (bare ${P99[bare-c1000]} ms) | $(pass "${P99[product-c1000]}" '<=' 10) |"
+    r=$(pct "${RPS[list]}" "${RPS[bare]}")
+    echo "| list req/s ≥ 15% of bare | ${RPS[list]} / ${RPS[bare]} = $r | $(pass "${r%\%}" '>=' 15) |"
+    r=$(lower "${P50[product]}" "${P50[nocache-product]}")
+    echo "| product p50 ≥ 50% lower than nocache | ${P50[product]} vs ${P50[nocache-product]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
+    r=$(lower "${P50[list]}" "${P50[nocache-list]}")
+    echo "| list p50 ≥ 50% lower than nocache | ${P50[list]} vs ${P50[nocache-list]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
+    r=$(lower "${PER1K[product]}" "${PER1K[nocache-product]}")
+    echo "| PG statements / 1k product reads ≥ 90% lower | ${PER1K[product]} vs ${PER1K[nocache-product]}: $r lower | $(pass "${r%\%}" '>=' 90) |"
+    echo "| mix: 0 failures | ${MIX_FAIL:-n/a} | $([ "${MIX_FAIL:-x}" = 0 ] && echo yes || echo '**no**') |"
+    echo "| mix: p95 ≤ 50 ms | ${MIX_P95:-n/a} ms | $(pass "${MIX_P95:-999}" '<=' 50) |"
+    echo "| mix: product cache hit rate ≥ 95% | ${MIX_HIT:-n/a} | $(pass "${MIX_HIT%\%}" '>=' 95) |"
+    r=$(pct "${RPS[order]}" "$PGB")
+    echo "| orders/s ≥ 40% of pgbench TPC-B | ${RPS[order]} / $PGB = $r | $(pass "${r%\%}" '>=' 40) |"
+    echo "| gateway peak RSS ≤ 50 MB (1,000 conns) | ${RSSMB[gateway]} MB | $(pass "${RSSMB[gateway]}" '<=' 50) |"
+    m=0; for p in catalog-svc order-svc customer-svc broker; do m=$(awk -v a="$m" -v b="${RSSMB[$p]}" 'BEGIN{print (b > a) ? b : a}'); done
+    echo "| each service ≤ 50 MB | largest $m MB | $(pass "$m" '<=' 50) |"
+    r=$(lower "${RPS[product]}" "${RPS[product-ratelimit-off]}")
+    echo "| rate limiting costs a few percent | ${RPS[product]} on vs ${RPS[product-ratelimit-off]} off req/s: $r lower | $(pass "${r%\%}" '<=' 5) |"
+} >"$OUT"
 say "wrote $OUT"
 cat "$OUT"
