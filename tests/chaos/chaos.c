@@ -483,7 +483,7 @@ static bool pg_accepts(void)
 
 static void run_fault(fault_t *f)
 {
-    printf("# %6.2fs  %s\n", (now_ms() - t_start) / 1000.0, f->name);
+    printf("# %6.2fs  %s ...\n", (now_ms() - t_start) / 1000.0, f->name);
     fflush(stdout);
     f->t_kill = now_ms();
     if (harness_kill(h, f->proc, f->sig) != 0)
@@ -713,27 +713,38 @@ static void check_ledger(void)
 
 /* ---- accounting per fault ---- */
 
-/* The fault whose phase (its kill up to the next fault's kill) holds t, or
- * -1 before the first fault. */
-static int phase_of(long long t)
+/* The fault whose phase (its kill up to the next fault's kill) holds t,
+ * among the first `started` faults, or -1 before the first fault. */
+static int phase_of(long long t, int started)
 {
-    int i = N_FAULTS - 1;
+    int i = started - 1;
     while (i >= 0 && s_faults[i].t_kill > t)
         i--;
     return i;
 }
 
-static void account(void)
+/* Tallies the records into the first `started` faults' phases; checks the
+ * rules only when final (the clients have stopped). Returns the number of
+ * attempts before the first fault. */
+static long tally(int started, bool final)
 {
     long base_sent = 0;
-    for (int i = 0; i < N_FAULTS; i++)
-        s_faults[i].t_end = i + 1 < N_FAULTS ? s_faults[i + 1].t_kill : now_ms() + 1;
-    for (int k = 0; k < s_nrecords; k++) {
+    pthread_mutex_lock(&s_lock);
+    int n = s_nrecords; /* append-only: the first n are complete */
+    pthread_mutex_unlock(&s_lock);
+    for (int i = 0; i < started; i++) {
+        fault_t *f = &s_faults[i];
+        f->sent = f->failed = f->bad = 0;
+        f->max_ms = 0;
+        f->codes[0] = '\0';
+        f->t_end = i + 1 < started ? s_faults[i + 1].t_kill : now_ms() + 1;
+    }
+    for (int k = 0; k < n; k++) {
         record_t *r = &s_records[k];
         /* Sent counts by when a request was sent; how long it took and
          * whether it failed, by when it was answered: a request in flight at
          * a kill belongs to that fault. */
-        int ps = phase_of(r->sent), pd = phase_of(r->done);
+        int ps = phase_of(r->sent, started), pd = phase_of(r->done, started);
         if (ps < 0)
             base_sent++;
         else
@@ -743,7 +754,7 @@ static void account(void)
         if (r->outcome == OUT_GOOD)
             continue;
         if (pd < 0) {
-            if (r->outcome == OUT_TOLERATED)
+            if (final && r->outcome == OUT_TOLERATED)
                 violation("%s failed (%d) at %.2fs, before any fault", r->what, r->status,
                           (r->sent - t_start) / 1000.0);
             continue;
@@ -757,37 +768,51 @@ static void account(void)
         if (!strstr(f->codes, code) && strlen(f->codes) + strlen(code) + 2 < sizeof f->codes)
             snprintf(f->codes + strlen(f->codes), sizeof f->codes - strlen(f->codes), "%s%s",
                      f->codes[0] ? "," : "", code);
-        /* Excused only when sent before the affected paths answered again
-         * (plus a grace): in flight at the kill, or sent while it lasted. */
-        if (f->strict && r->outcome == OUT_TOLERATED)
+        if (!final || r->outcome != OUT_TOLERATED)
+            continue;
+        if (f->strict)
             violation("%s: %s failed (%d) sent at %.2fs: nothing may fail without Redis",
                       f->name, r->what, r->status, (r->sent - t_start) / 1000.0);
+        /* Excused only when sent before the affected paths answered again
+         * (plus a grace): in flight at the kill, or sent while it lasted. */
         long long recovered = f->t_recovered > 0 ? f->t_recovered : f->t_end;
-        if (r->outcome == OUT_TOLERATED && r->sent > recovered + GRACE_MS)
+        if (r->sent > recovered + GRACE_MS)
             violation("%s: %s failed (%d) sent at %.2fs, %lld ms after recovery, answered after "
                       "%lld ms",
                       f->name, r->what, r->status, (r->sent - t_start) / 1000.0,
                       r->sent - recovered, r->done - r->sent);
     }
-    printf("\n# chaos table (%ld requests before the first fault)\n", base_sent);
+    return base_sent;
+}
+
+static void print_header(void)
+{
     printf("%-22s %7s %7s %-10s %9s %10s  %s\n", "fault", "sent", "failed", "failed as",
            "slowest", "recovery", "note");
-    for (int i = 0; i < N_FAULTS; i++) {
-        fault_t *f = &s_faults[i];
-        char rec[32], note[96] = "";
-        if (f->t_recovered < 0)
-            snprintf(rec, sizeof rec, "none");
-        else
-            snprintf(rec, sizeof rec, "%lld ms", f->t_recovered - f->t_ready);
-        if (f->t_ready != f->t_restart)
-            snprintf(note, sizeof note, "postgres itself took %lld ms to accept connections",
-                     f->t_ready - f->t_restart);
-        char slow[32];
-        snprintf(slow, sizeof slow, "%lld ms", f->max_ms);
-        printf("%-22s %7ld %7ld %-10s %9s %10s  %s%s\n", f->name, f->sent, f->failed,
-               f->codes[0] ? f->codes : "-", slow, rec, note,
-               f->bad ? " BAD ANSWERS" : "");
-    }
+}
+
+static void print_row(const fault_t *f)
+{
+    char rec[32], slow[32], note[96] = "";
+    if (f->t_recovered < 0)
+        snprintf(rec, sizeof rec, "none");
+    else
+        snprintf(rec, sizeof rec, "%lld ms", f->t_recovered - f->t_ready);
+    if (f->t_ready != f->t_restart)
+        snprintf(note, sizeof note, "postgres itself took %lld ms to accept connections",
+                 f->t_ready - f->t_restart);
+    snprintf(slow, sizeof slow, "%lld ms", f->max_ms);
+    printf("%-22s %7ld %7ld %-10s %9s %10s  %s%s\n", f->name, f->sent, f->failed,
+           f->codes[0] ? f->codes : "-", slow, rec, note, f->bad ? " BAD ANSWERS" : "");
+}
+
+static void print_table(void)
+{
+    long base_sent = tally(N_FAULTS, true);
+    printf("\n# chaos table (%ld requests before the first fault)\n", base_sent);
+    print_header();
+    for (int i = 0; i < N_FAULTS; i++)
+        print_row(&s_faults[i]);
     printf("# sent: attempts sent from the kill to the next fault; failed: attempts answered\n"
            "# in that time that failed, 'failed as' their statuses (0 = connection refused or\n"
            "# reset); slowest: the longest wait for an answer given in that time (the client\n"
@@ -850,9 +875,12 @@ int main(int argc, char **argv)
         pthread_create(&th[i], NULL, client_main, &clients[i]);
     }
     sleep_ms(LOAD_BETWEEN_MS);
+    print_header();
     for (int i = 0; i < N_FAULTS; i++) {
         run_fault(&s_faults[i]);
         sleep_ms(LOAD_BETWEEN_MS);
+        tally(i + 1, false); /* the final table may still add what was in flight now */
+        print_row(&s_faults[i]);
     }
     s_stop = 1;
     for (int i = 0; i < N_CLIENTS; i++)
@@ -873,7 +901,7 @@ int main(int argc, char **argv)
            ops, s_nrecords, created, retried, insufficient, gave_up, MAX_ATTEMPTS, cancels);
 
     check_ledger();
-    account();
+    print_table();
     if (s_db)
         PQfinish(s_db);
 
