@@ -107,6 +107,7 @@ static int loop_init(gateway_t *gw, gw_loop_t *L, int index, const struct sockad
         flags, 0, NULL, NULL, gwhttp_on_request, L, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_ARRAY, reuse, MHD_OPTION_URI_LOG_CALLBACK,
         gwhttp_on_uri, L, MHD_OPTION_NOTIFY_COMPLETED, gwhttp_on_completed, L,
+        MHD_OPTION_NOTIFY_CONNECTION, gwconn_notify, L,
         MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)32768, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
@@ -128,6 +129,7 @@ static void loop_destroy(gw_loop_t *L)
     if (L->daemon)
         MHD_stop_daemon(L->daemon);
     L->daemon = NULL;
+    gwconn_free_all(L);
     zsock_destroy(&L->dealer);
     ratelimit_destroy(&L->rl);
     if (L->slots) {
@@ -289,6 +291,7 @@ static void loop_once(gw_loop_t *L, int cap_ms)
         ratelimit_timeout(L->rl);
     drain_replies(L);
     gwhttp_deadlines(L, clock_mono_ms());
+    gwconn_expire(L, clock_mono_ms());
     L->resumed = false;
     MHD_run(L->daemon);
 

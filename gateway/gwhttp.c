@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "clock.h"
@@ -22,8 +23,8 @@
 #define JSON_CTYPE "application/json; charset=utf-8"
 #define HEALTH_TIMEOUT_MS 2000
 #define METRICS_TIMEOUT_MS 1000
-#define KEEP_UBUF 16384
 #define SLOW_REQUEST_US 1000000 /* logged at info */
+#define KEEP_UBUF 16384
 #define KEEP_BODY 65536
 #define DISCARD_LIMIT (64u * 1024 * 1024)
 
@@ -134,6 +135,7 @@ static void slot_free(slot_t *s)
 static void slot_suspend(slot_t *s)
 {
     if (!s->suspended) {
+        gwconn_request_read(s->loop, s->conn);
         MHD_suspend_connection(s->conn);
         s->suspended = true;
         gwmetrics_inflight(s->loop->metrics, 1);
@@ -242,6 +244,7 @@ static enum MHD_Result queue_response(slot_t *s)
         MHD_add_response_header(r, "X-RateLimit-Reset", num);
     }
     s->answered_us = now_us();
+    gwconn_request_read(s->loop, s->conn);
     enum MHD_Result ret = MHD_queue_response(s->conn, (unsigned)s->status, r);
     MHD_destroy_response(r);
     s->state = SLOT_DONE;
@@ -415,11 +418,11 @@ static enum MHD_Result answer_local(slot_t *s)
         return forward(s, WAIT_HEALTH);
     case ROUTE_METRICS:
         return forward(s, WAIT_METRICS);
+    case ROUTE_CACHE_STATS:
+        return forward(s, WAIT_CACHE_STATS);
     case ROUTE_DOCS:
     case ROUTE_DOCS_FILE:
     case ROUTE_OPENAPI: {
-    case ROUTE_CACHE_STATS:
-        return forward(s, WAIT_CACHE_STATS);
         const char *name = rt->kind == ROUTE_OPENAPI ? NULL
                            : rt->kind == ROUTE_DOCS  ? ""
                                                      : s->req.match.params[0].value;
@@ -435,6 +438,29 @@ static enum MHD_Result answer_local(slot_t *s)
         set_detail(s, 404, "Not Found");
         return deliver(s);
     }
+}
+
+/* Whether a request body is to be read as JSON: as FastAPI decides it, no
+ * Content-Type or application/json or application/<anything>+json, in any
+ * case and with any parameters. Anything else is not JSON, so a plain HTML
+ * form or a text/plain "simple request" from another origin cannot create
+ * a customer or an order. */
+static bool json_content_type(const char *ct)
+{
+    if (!ct)
+        return true;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if (n < 12 || strncasecmp(ct, "application/", 12) != 0)
+        return false;
+    const char *sub = ct + 12;
+    size_t sl = n - 12;
+    if (sl == 4 && strncasecmp(sub, "json", 4) == 0)
+        return true;
+    return sl > 5 && strncasecmp(sub + sl - 5, "+json", 5) == 0 && !memchr(sub, '/', sl);
 }
 
 /* After the rate limiter said yes (or was not asked). */
@@ -467,6 +493,15 @@ static enum MHD_Result proceed(slot_t *s)
     }
     if (s->req.match.route->kind != ROUTE_PROXY)
         return answer_local(s);
+    /* POST and PUT are the routes with a JSON body (PATCH status has none). */
+    if (s->body_len > 0 && !json_content_type(s->ctype_in) &&
+        (strcmp(s->method, "POST") == 0 || strcmp(s->method, "PUT") == 0)) {
+        static const char body_not_json[] =
+            "{\"detail\":[{\"loc\":[\"body\"],\"msg\":\"Input should be a valid dictionary or "
+            "object to extract fields from\",\"type\":\"model_attributes_type\"}]}";
+        set_resp(s, 422, body_not_json, sizeof body_not_json - 1, BODY_STATIC);
+        return deliver(s);
+    }
     return forward(s, WAIT_PROXY);
 }
 
@@ -518,6 +553,7 @@ static enum MHD_Result on_headers(slot_t *s, struct MHD_Connection *conn, const 
     s->acr_headers =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Headers");
     s->authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    s->ctype_in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -638,6 +674,7 @@ void gwhttp_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     gw_loop_t *L = s->loop;
+    gwconn_request_done(L, conn);
     /* Time to answer, not to close: a slow reader is not a slow gateway. */
     int64_t lat = (s->answered_us ? s->answered_us : now_us()) - s->start_us;
     int route = s->req.status == 0 && s->req.match.route ? s->req.match.index : -1;

@@ -72,7 +72,8 @@ typedef struct slot {
     const char *idem_key; /* header values: MHD's, valid until completion */
     const char *origin;
     const char *acr_headers;
-    const char *authz; /* Authorization, for admin routes */
+    const char *authz;    /* Authorization, for admin routes */
+    const char *ctype_in; /* the request's Content-Type */
     bool limited; /* the rate limiter decided on this request */
     ratelimit_result_t rl;
     char rid[40];
@@ -90,6 +91,14 @@ typedef struct slot {
     char small[320]; /* short error bodies */
 } slot_t;
 
+/* One HTTP connection, for the read deadline (gwconn.c). */
+typedef struct gw_conn {
+    struct gw_conn *prev, *next;
+    int fd;
+    int64_t since_ms; /* when the wait for the current request began */
+    bool reading;     /* on the read-deadline list (else the busy one) */
+} gw_conn_t;
+
 struct gw_loop {
     gateway_t *gw;
     int index;
@@ -106,6 +115,8 @@ struct gw_loop {
     uint64_t trace_state;
     bool stopping;
     bool resumed; /* a connection was resumed: run MHD without waiting */
+    gw_conn_t *rd_head, *rd_tail;     /* reading a request, oldest first */
+    gw_conn_t *busy_head, *busy_tail; /* request read: off the deadline */
     pthread_t thread;
 };
 
@@ -141,5 +152,18 @@ void gwhttp_on_reply(gw_loop_t *loop, smq_reply_t *rep);
 long gwhttp_deadlines(gw_loop_t *loop, int64_t now_ms);
 /* Answers everything in flight with 503 (stopping). */
 void gwhttp_shutdown(gw_loop_t *loop);
+
+/* gwconn.c: every connection must deliver a whole request within
+ * ECOM_CONNECTION_TIMEOUT of connecting or of its previous answer. */
+void gwconn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                   enum MHD_ConnectionNotificationCode toe);
+/* The request on conn has been read (or is answered early). */
+void gwconn_request_read(gw_loop_t *loop, struct MHD_Connection *conn);
+/* Its answer is done: the wait for the next request starts. */
+void gwconn_request_done(gw_loop_t *loop, struct MHD_Connection *conn);
+/* Shuts down connections past the deadline; returns how many. */
+int gwconn_expire(gw_loop_t *loop, int64_t now_ms);
+/* After MHD_stop_daemon: frees what is left. */
+void gwconn_free_all(gw_loop_t *loop);
 
 #endif
