@@ -674,6 +674,10 @@ static void sweep(broker_t *self, int64_t now)
             }
         }
     }
+    /* None of them may be handed a re-dispatched request while the others
+     * are being deleted. */
+    for (worker_t *d = dead; d; d = d->dead_next)
+        idle_unlink(d->service, d);
     while (dead) {
         worker_t *next = dead->dead_next;
         worker_delete(self, dead, true, "heartbeat timeout");
