@@ -108,7 +108,8 @@ static PGresult *query(customers_t *self, const svc_request_t *req, const char *
         int timeout = acquire_timeout_ms(self, req);
         PGconn *conn = timeout > 0 ? pgpool_acquire(self->pool, timeout) : NULL;
         if (!conn) {
-            log_warn(req->rid, "%s: no database connection within %d ms", req->op, timeout);
+            log_warn(req->rid, "%s: no database connection (server down, or pool busy for %d ms)",
+                     req->op, timeout);
             svc_reply_detail(rep, 503, "Service unavailable");
             return NULL;
         }
