@@ -318,6 +318,15 @@ static char **base_env(harness_t *self, const harness_opts_t *opts)
     const char *admin = getenv("SHOPMQ_TEST_ADMIN_TOKEN");
     if (admin && *admin)
         hns_env_setf(&env, "ECOM_ADMIN_TOKEN=%s", admin);
+    /* Slowed down (valgrind): stretch the stack's own clocks alike, so a
+     * slow worker is not taken for a dead one. Tests' env still wins. */
+    int scale = harness_time_scale();
+    if (scale > 1) {
+        hns_env_setf(&env, "ECOM_HEARTBEAT_MS=%d", 500 * scale);
+        hns_env_setf(&env, "ECOM_QUEUE_GRACE_MS=%d", 1000 * scale);
+        hns_env_setf(&env, "ECOM_REQUEST_TIMEOUT_MS=%d", 5000 * scale);
+        hns_env_setf(&env, "ECOM_REDIS_TIMEOUT_MS=%d", 100 * scale);
+    }
     for (const char *const *e = opts ? opts->env : NULL; e && *e; e++)
         hns_env_set(&env, *e);
     return env;
