@@ -23,7 +23,7 @@
 
 struct orders {
     const config_t *cfg;
-    pgpool_t *pool;
+    pgpool_t *pool; /* borrowed */
     outbox_relay_t *relay;
     atomic_long requests; /* every request, whatever its outcome */
     atomic_long created;
@@ -33,21 +33,17 @@ struct orders {
     atomic_long unavailable;
 };
 
-static const char *const STATUSES[] = {"pending", "confirmed", "shipped", "delivered",
-                                       "cancelled", NULL};
+static const char *const STATUSES[] = {"pending",   "confirmed", "shipped",
+                                       "delivered", "cancelled", NULL};
 
-orders_t *orders_new(const config_t *cfg, outbox_relay_t *relay)
+orders_t *orders_new(pgpool_t *pool, const config_t *cfg, outbox_relay_t *relay)
 {
     orders_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->cfg = cfg;
     self->relay = relay;
-    self->pool = pgpool_new(cfg, order_statements);
-    if (!self->pool) {
-        free(self);
-        return NULL;
-    }
+    self->pool = pool;
     return self;
 }
 
@@ -55,9 +51,7 @@ void orders_destroy(orders_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    orders_t *self = *self_p;
-    pgpool_destroy(&self->pool);
-    free(self);
+    free(*self_p);
     *self_p = NULL;
 }
 
@@ -285,8 +279,7 @@ static void orders_get(void *app, const svc_request_t *req, svc_reply_t *rep)
     PGresult *res = db_run(self, req, ORDER_SQL_GET, 1, vals, true, rep);
     if (!res)
         return;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-        !PQgetisnull(res, 0, 0))
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
         svc_reply_copy(rep, 200, PQgetvalue(res, 0, 0));
     else
         svc_reply_detail(rep, 404, "Order not found");
@@ -308,8 +301,9 @@ static void orders_set_status(void *app, const svc_request_t *req, svc_reply_t *
     }
     const char *status = json_string_value(js);
     if (!status_known(status)) {
-        svc_reply_detail(rep, 400, "Invalid status. Must be one of: pending, confirmed, "
-                                   "shipped, delivered, cancelled");
+        svc_reply_detail(rep, 400,
+                         "Invalid status. Must be one of: pending, confirmed, "
+                         "shipped, delivered, cancelled");
         return;
     }
     const char *id = json_string_value(json_object_get(req->params, "id"));
@@ -345,17 +339,15 @@ void orders_status(void *app, json_t *out)
     orders_t *self = app;
     pgpool_stats_t ps;
     pgpool_stats(self->pool, &ps);
-    json_t *m = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:I}",
-                          "requests", (json_int_t)atomic_load(&self->requests),
-                          "orders_created", (json_int_t)atomic_load(&self->created),
-                          "orders_rejected", (json_int_t)atomic_load(&self->rejected),
-                          "orders_cancelled", (json_int_t)atomic_load(&self->cancelled),
-                          "db_retries", (json_int_t)atomic_load(&self->db_retries),
-                          "db_unavailable", (json_int_t)atomic_load(&self->unavailable),
-                          "db_pool_size", ps.size, "db_pool_open", ps.open, "db_pool_in_use",
-                          ps.in_use,
-                          "db_pool_waiting", ps.waiting, "db_pool_timeouts",
-                          (json_int_t)ps.timeouts);
+    json_t *m = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:I}", "requests",
+                          (json_int_t)atomic_load(&self->requests), "orders_created",
+                          (json_int_t)atomic_load(&self->created), "orders_rejected",
+                          (json_int_t)atomic_load(&self->rejected), "orders_cancelled",
+                          (json_int_t)atomic_load(&self->cancelled), "db_retries",
+                          (json_int_t)atomic_load(&self->db_retries), "db_unavailable",
+                          (json_int_t)atomic_load(&self->unavailable), "db_pool_size", ps.size,
+                          "db_pool_open", ps.open, "db_pool_in_use", ps.in_use, "db_pool_waiting",
+                          ps.waiting, "db_pool_timeouts", (json_int_t)ps.timeouts);
     if (self->relay) {
         outbox_relay_stats_t rs;
         outbox_relay_stats(self->relay, &rs);
