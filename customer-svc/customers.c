@@ -82,16 +82,19 @@ static void count(customers_t *self, const svc_reply_t *rep)
 }
 
 /* Waiting for a connection longer than the gateway waits for us is
- * pointless: the pool timeout is capped by the request's deadline. */
+ * pointless: the pool timeout is capped by the request's deadline. -1 when
+ * the deadline has already passed (nobody is waiting for the answer). */
 static int acquire_timeout_ms(const customers_t *self, const svc_request_t *req)
 {
     int64_t limit = (int64_t)self->cfg->db_pool_timeout_s * 1000;
     if (req->deadline_ms > 0) {
         int64_t left = req->deadline_ms - clock_mono_ms();
+        if (left <= 0)
+            return -1;
         if (left < limit)
             limit = left;
     }
-    return limit > 0 ? (int)limit : 0;
+    return (int)limit;
 }
 
 /* Runs a prepared statement on a pooled connection and returns its
@@ -106,7 +109,7 @@ static PGresult *query(customers_t *self, const svc_request_t *req, const char *
 {
     for (int attempt = 0;; attempt++) {
         int timeout = acquire_timeout_ms(self, req);
-        PGconn *conn = timeout > 0 ? pgpool_acquire(self->pool, timeout) : NULL;
+        PGconn *conn = timeout >= 0 ? pgpool_acquire(self->pool, timeout) : NULL;
         if (!conn) {
             log_warn(req->rid, "%s: no database connection (server down, or pool busy for %d ms)",
                      req->op, timeout);
