@@ -82,6 +82,7 @@ static int loop_init(gateway_t *gw, gw_loop_t *L, int index, const struct sockad
         return -1;
     zsock_set_immediate(L->dealer, 1);
     zsock_set_sndtimeo(L->dealer, 0);
+    zsock_set_rcvtimeo(L->dealer, 0);
     zsock_set_sndhwm(L->dealer, 100000);
     zsock_set_rcvhwm(L->dealer, 100000);
     zsock_set_linger(L->dealer, 0);
@@ -237,9 +238,12 @@ void gateway_stop(gateway_t *self)
     __atomic_store_n(&self->stop, 1, __ATOMIC_RELAXED);
 }
 
+/* The DEALER has a zero receive timeout: zmsg_recv returns NULL once it is
+ * empty. (Asking ZMQ_EVENTS first would cost a poll(2) and a getpid(2) per
+ * message: libzmq checks its command mailbox on every such query.) */
 static void drain_replies(gw_loop_t *L)
 {
-    while (zsock_events(L->dealer) & ZMQ_POLLIN) {
+    for (;;) {
         zmsg_t *msg = zmsg_recv(L->dealer);
         if (!msg)
             break;
@@ -289,7 +293,8 @@ static void loop_once(gw_loop_t *L, int cap_ms)
         ratelimit_process(L->rl, items + 2, nrl);
     if (ratelimit_next_timeout_ms(L->rl) == 0)
         ratelimit_timeout(L->rl);
-    drain_replies(L);
+    if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+        drain_replies(L);
     gwhttp_deadlines(L, clock_mono_ms());
     gwconn_expire(L, clock_mono_ms());
     L->resumed = false;
