@@ -223,17 +223,7 @@ int smq_client_request_decode(zmsg_t *msg, smq_request_t *req)
     return 0;
 }
 
-zmsg_t *smq_client_reply_new(const char *rid, int status, const char *body, size_t body_len)
-{
-    zmsg_t *msg = zmsg_new();
-    if (!msg)
-        return NULL;
-    zmsg_addstr(msg, SMQ_CLIENT);
-    zmsg_addstr(msg, rid ? rid : "");
-    add_status(msg, status);
-    zmsg_addmem(msg, body ? body : "", body ? body_len : 0);
-    return msg;
-}
+/* ---- reply frames shared by client and worker replies ---- */
 
 /* Decodes [rid][status][body] starting at the message cursor. */
 static int decode_reply_tail(zmsg_t *msg, smq_reply_t *rep)
@@ -245,6 +235,24 @@ static int decode_reply_tail(zmsg_t *msg, smq_reply_t *rep)
     if (smq_frame_dup(zmsg_next(msg), SMQ_MAX_BODY, &rep->body, &rep->body_len) < 0)
         return -1;
     return 0;
+}
+
+static void add_reply_tail(zmsg_t *msg, const char *rid, int status, const char *body,
+                           size_t body_len)
+{
+    zmsg_addstr(msg, rid ? rid : "");
+    add_status(msg, status);
+    zmsg_addmem(msg, body ? body : "", body ? body_len : 0);
+}
+
+zmsg_t *smq_client_reply_new(const char *rid, int status, const char *body, size_t body_len)
+{
+    zmsg_t *msg = zmsg_new();
+    if (!msg)
+        return NULL;
+    zmsg_addstr(msg, SMQ_CLIENT);
+    add_reply_tail(msg, rid, status, body, body_len);
+    return msg;
 }
 
 int smq_client_reply_decode(zmsg_t *msg, smq_reply_t *rep)
@@ -271,6 +279,25 @@ static zmsg_t *worker_msg_new(int command)
     zmsg_addstr(msg, SMQ_WORKER);
     add_command(msg, command);
     return msg;
+}
+
+/* The broker's routing id of the client; empty when there is none. */
+static void add_client(zmsg_t *msg, zframe_t *client)
+{
+    if (client)
+        zmsg_add(msg, zframe_dup(client));
+    else
+        zmsg_addmem(msg, "", 0);
+}
+
+/* Decodes the client frame at the message cursor into wm->client. */
+static int decode_client(zmsg_t *msg, smq_worker_msg_t *wm)
+{
+    zframe_t *client = zmsg_next(msg);
+    if (frame_client_id(client) < 0)
+        return -1;
+    wm->client = zframe_dup(client);
+    return 0;
 }
 
 zmsg_t *smq_worker_ready_new(const char *service)
@@ -300,13 +327,8 @@ zmsg_t *smq_worker_reply_new(zframe_t *client, const char *rid, int status, cons
     zmsg_t *msg = worker_msg_new(SMQ_REPLY);
     if (!msg)
         return NULL;
-    if (client)
-        zmsg_add(msg, zframe_dup(client));
-    else
-        zmsg_addmem(msg, "", 0);
-    zmsg_addstr(msg, rid ? rid : "");
-    add_status(msg, status);
-    zmsg_addmem(msg, body ? body : "", body ? body_len : 0);
+    add_client(msg, client);
+    add_reply_tail(msg, rid, status, body, body_len);
     return msg;
 }
 
@@ -315,10 +337,7 @@ zmsg_t *smq_worker_request_new(zframe_t *client, const smq_request_t *req)
     zmsg_t *msg = worker_msg_new(SMQ_REQUEST);
     if (!msg)
         return NULL;
-    if (client)
-        zmsg_add(msg, zframe_dup(client));
-    else
-        zmsg_addmem(msg, "", 0);
+    add_client(msg, client);
     add_request_tail(msg, req->rid, &req->ctl, req->meta, req->meta ? strlen(req->meta) : 0,
                      req->body, req->body_len);
     return msg;
@@ -349,24 +368,14 @@ static int decode_worker(zmsg_t *msg, smq_worker_msg_t *wm)
         if (nframes < 3)
             return -1;
         return smq_frame_token(zmsg_next(msg), wm->service, sizeof wm->service);
-    case SMQ_REQUEST: {
-        if (nframes < 7)
+    case SMQ_REQUEST:
+        if (nframes < 7 || decode_client(msg, wm) < 0)
             return -1;
-        zframe_t *client = zmsg_next(msg);
-        if (frame_client_id(client) < 0)
-            return -1;
-        wm->client = zframe_dup(client);
         return decode_request_tail(msg, &wm->req);
-    }
-    case SMQ_REPLY: {
-        if (nframes < 6)
+    case SMQ_REPLY:
+        if (nframes < 6 || decode_client(msg, wm) < 0)
             return -1;
-        zframe_t *client = zmsg_next(msg);
-        if (frame_client_id(client) < 0)
-            return -1;
-        wm->client = zframe_dup(client);
         return decode_reply_tail(msg, &wm->rep);
-    }
     case SMQ_HEARTBEAT: {
         zframe_t *status = zmsg_next(msg);
         /* The status frame is optional; an empty one means "none". */
