@@ -17,7 +17,7 @@ SECS=${FUZZ_SECONDS:-60}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 
-CLANG=${CC:-clang}
+CLANG=${FUZZ_CC:-clang}  # not $CC: a gcc there must not win
 if ! command -v "$CLANG" >/dev/null; then
     echo "fuzz: clang not found (apt-get install clang; scripts/deps.sh lists it)" >&2
     exit 2
