@@ -501,6 +501,14 @@ static void invalidate(catalog_cache_t *self, int n, const cmd_t *cmds)
     }
 }
 
+void catalog_cache_product_refreshed(catalog_cache_t *self, const char *id, long version,
+                                     const char *json)
+{
+    if (!self->enabled || !json)
+        return;
+    product_set(self, id, "", version, json, false);
+}
+
 void catalog_cache_products_changed(catalog_cache_t *self, const char *const *ids, int n)
 {
     if (!self->enabled)

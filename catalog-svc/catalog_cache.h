@@ -61,6 +61,11 @@ void catalog_cache_gen_put(catalog_cache_t *self, const char *ns, uint64_t gen, 
  * version-guarded) and bump the list generation. */
 void catalog_cache_product_written(catalog_cache_t *self, const char *id, long version,
                                    const char *json);
+/* A product re-read after catalog_cache_products_changed (the event
+ * consumer's refresh): stored version-guarded like a fill, without touching
+ * the list generation, so the next detail read is a hit. */
+void catalog_cache_product_refreshed(catalog_cache_t *self, const char *id, long version,
+                                     const char *json);
 /* Products changed elsewhere (events): drop their keys, bump the list
  * generation. */
 void catalog_cache_products_changed(catalog_cache_t *self, const char *const *ids, int n);

@@ -3,7 +3,10 @@
  * stock.changed, product.changed, category.changed and heartbeat.
  *
  * In-order stock/product events delete the named product keys and bump
- * the list generation; category events bump the list generation. A
+ * the list generation; after a stock event (an order) the products, at most
+ * 16, are then read again on the thread's own pool connection and stored,
+ * so best sellers stay cache hits. Category events bump the list
+ * generation. A
  * sequence gap, a publisher restart (seq going backwards), a publisher
  * seen for the first time, or one silent for three heartbeat intervals
  * means events may have been missed: everything is invalidated. */
