@@ -68,18 +68,24 @@ void catalog_reply_db_error(svc_reply_t *rep, int sql_rc)
         svc_reply_detail(rep, 500, "Internal server error");
 }
 
-bool catalog_path_id(const svc_request_t *req, char out[37])
+bool catalog_path_id(const svc_request_t *req, svc_reply_t *rep, const char *not_found,
+                     char out[37])
 {
     json_t *id = json_object_get(req->params, "id");
-    return json_is_string(id) && catalog_uuid_normalize(json_string_value(id), out);
+    if (json_is_string(id) && catalog_uuid_normalize(json_string_value(id), out))
+        return true;
+    svc_reply_detail(rep, 404, not_found);
+    return false;
 }
 
-/* Runs the query; status and malloc'd body of the reply it makes. */
-static void query_reply(catalog_app_t *app, const svc_request_t *req, const char *stmt, int nparams,
-                        const char *const *values, const char *not_found, int *status, char **body)
+void catalog_query_reply(catalog_app_t *app, const svc_request_t *req, const char *stmt,
+                         int nparams, const char *const *values, const char *not_found, int *status,
+                         char **body, long *version)
 {
     catalog_sql_result_t res;
     int rc = catalog_sql_run(app->pool, req->rid, stmt, nparams, values, true, &res);
+    if (version)
+        *version = res.version;
     if (rc == CATALOG_SQL_OK) {
         *status = 200;
         *body = res.json;
@@ -95,6 +101,15 @@ static void query_reply(catalog_app_t *app, const svc_request_t *req, const char
         *body = v_detail_body("Internal server error");
     }
     catalog_sql_result_clear(&res);
+}
+
+void catalog_reply_body(svc_reply_t *rep, int status, char *body)
+{
+    if (!body) {
+        svc_reply_detail(rep, 500, "Internal server error");
+        return;
+    }
+    svc_reply_raw(rep, status, body);
 }
 
 void catalog_cached_read(catalog_app_t *app, const svc_request_t *req, svc_reply_t *rep,
@@ -121,15 +136,11 @@ void catalog_cached_read(catalog_app_t *app, const svc_request_t *req, svc_reply
         key = NULL;
     free(key);
     if (role != CATALOG_FLIGHT_SHARED) {
-        query_reply(app, req, stmt, nparams, values, not_found, &status, &body);
+        catalog_query_reply(app, req, stmt, nparams, values, not_found, &status, &body, NULL);
         if (status == 200 && crc == CATALOG_CACHE_MISS)
             catalog_cache_gen_put(app->cache, ns, gen, suffix, body);
         if (role == CATALOG_FLIGHT_LEADER)
             catalog_flight_finish(app->flight, call, status, body);
     }
-    if (!body) {
-        svc_reply_detail(rep, 500, "Internal server error");
-        return;
-    }
-    svc_reply_raw(rep, status, body);
+    catalog_reply_body(rep, status, body);
 }

@@ -43,8 +43,20 @@ void catalog_app_cache_stats(void *app, const svc_request_t *req, svc_reply_t *r
 /* Shared helpers for handlers. */
 /* Maps a non-OK catalog_sql_run outcome to a reply (503/500). */
 void catalog_reply_db_error(svc_reply_t *rep, int sql_rc);
-/* A uuid path parameter, lower-cased into out; false if absent/malformed. */
-bool catalog_path_id(const svc_request_t *req, char out[37]);
+/* The uuid path parameter, lower-cased into out. False, after a 404 with
+ * detail not_found (no query is worth running), if absent or malformed. */
+bool catalog_path_id(const svc_request_t *req, svc_reply_t *rep, const char *not_found,
+                     char out[37]);
+
+/* Runs a read; the status and malloc'd body of the reply it makes (200 with
+ * the JSON; 404 with not_found when there is no row and not_found is set;
+ * 503/500), and the row's version (0 without one; version may be NULL). */
+void catalog_query_reply(catalog_app_t *app, const svc_request_t *req, const char *stmt,
+                         int nparams, const char *const *values, const char *not_found, int *status,
+                         char **body, long *version);
+/* Replies with a catalog_query_reply (or single-flight) outcome; body is
+ * taken over, NULL (out of memory) makes a 500. */
+void catalog_reply_body(svc_reply_t *rep, int status, char *body);
 
 /* Cached read of one JSON value through the generation-scoped cache and
  * single-flight: ns/suffix name the cache entry; stmt/values the query.

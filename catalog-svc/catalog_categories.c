@@ -25,10 +25,8 @@ void catalog_categories_get(void *arg, const svc_request_t *req, svc_reply_t *re
     catalog_app_t *app = arg;
     atomic_fetch_add(&app->requests, 1);
     char id[37];
-    if (!catalog_path_id(req, id)) {
-        svc_reply_detail(rep, 404, NOT_FOUND);
+    if (!catalog_path_id(req, rep, NOT_FOUND, id))
         return;
-    }
     const char *values[] = {id};
     catalog_cached_read(app, req, rep, "category", id, false, CATALOG_SQL_CATEGORY_GET, 1, values,
                         NOT_FOUND);

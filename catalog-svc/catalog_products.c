@@ -42,32 +42,15 @@ static void product_read(catalog_app_t *app, const svc_request_t *req, svc_reply
     }
     if (role != CATALOG_FLIGHT_SHARED) {
         const char *values[] = {id};
-        catalog_sql_result_t res;
-        int rc =
-            catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_GET, 1, values, true, &res);
-        if (rc == CATALOG_SQL_OK) {
-            status = 200;
-            body = res.json;
-            res.json = NULL;
-        } else if (rc == CATALOG_SQL_EMPTY) {
-            status = 404;
-            body = v_detail_body(NOT_FOUND);
-        } else {
-            status = rc == CATALOG_SQL_UNAVAILABLE ? 503 : 500;
-            body = v_detail_body(status == 503 ? "Database unavailable" : "Internal server error");
-        }
+        long version;
+        catalog_query_reply(app, req, CATALOG_SQL_PRODUCT_GET, 1, values, NOT_FOUND, &status, &body,
+                            &version);
         if (crc == CATALOG_CACHE_MISS && (status == 200 || status == 404))
-            catalog_cache_product_put(app->cache, id, pgen, res.version,
-                                      status == 200 ? body : NULL);
-        catalog_sql_result_clear(&res);
+            catalog_cache_product_put(app->cache, id, pgen, version, status == 200 ? body : NULL);
         if (role == CATALOG_FLIGHT_LEADER)
             catalog_flight_finish(app->flight, call, status, body);
     }
-    if (!body) {
-        svc_reply_detail(rep, 500, "Internal server error");
-        return;
-    }
-    svc_reply_raw(rep, status, body);
+    catalog_reply_body(rep, status, body);
 }
 
 void catalog_products_get(void *arg, const svc_request_t *req, svc_reply_t *rep)
@@ -75,10 +58,8 @@ void catalog_products_get(void *arg, const svc_request_t *req, svc_reply_t *rep)
     catalog_app_t *app = arg;
     atomic_fetch_add(&app->requests, 1);
     char id[37];
-    if (!catalog_path_id(req, id)) { /* malformed: not found, no query */
-        svc_reply_detail(rep, 404, NOT_FOUND);
+    if (!catalog_path_id(req, rep, NOT_FOUND, id))
         return;
-    }
     product_read(app, req, rep, id);
 }
 
@@ -148,6 +129,32 @@ static void product_constraint_reply(svc_reply_t *rep, const catalog_sql_result_
     json_decref(errs);
 }
 
+/* Runs a product write and answers it: ok_status with the product's new
+ * JSON (204: no body), 404 when there is no such product, API.md's answers
+ * to a constraint violation, 503/500 when the database failed. */
+static void product_write(catalog_app_t *app, const svc_request_t *req, svc_reply_t *rep,
+                          const char *stmt, int nparams, const char *const *values, int ok_status)
+{
+    catalog_sql_result_t res;
+    int rc = catalog_sql_run(app->pool, req->rid, stmt, nparams, values, false, &res);
+    if (rc == CATALOG_SQL_OK) {
+        written(app, &res);
+        if (ok_status == 204) {
+            svc_reply_raw(rep, 204, NULL);
+        } else {
+            svc_reply_raw(rep, ok_status, res.json);
+            res.json = NULL;
+        }
+    } else if (rc == CATALOG_SQL_EMPTY) {
+        svc_reply_detail(rep, 404, NOT_FOUND);
+    } else if (rc == CATALOG_SQL_CONSTRAINT) {
+        product_constraint_reply(rep, &res);
+    } else {
+        catalog_reply_db_error(rep, rc);
+    }
+    catalog_sql_result_clear(&res);
+}
+
 void catalog_products_create(void *arg, const svc_request_t *req, svc_reply_t *rep)
 {
     catalog_app_t *app = arg;
@@ -162,19 +169,7 @@ void catalog_products_create(void *arg, const svc_request_t *req, svc_reply_t *r
     char stock_s[24];
     snprintf(stock_s, sizeof stock_s, "%lld", (long long)in.stock);
     const char *values[] = {in.name, in.description, in.price, stock_s, in.sku, in.category_id};
-    catalog_sql_result_t res;
-    int rc =
-        catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_CREATE, 6, values, false, &res);
-    if (rc == CATALOG_SQL_OK) {
-        written(app, &res);
-        svc_reply_raw(rep, 201, res.json);
-        res.json = NULL;
-    } else if (rc == CATALOG_SQL_CONSTRAINT) {
-        product_constraint_reply(rep, &res);
-    } else {
-        catalog_reply_db_error(rep, rc);
-    }
-    catalog_sql_result_clear(&res);
+    product_write(app, req, rep, CATALOG_SQL_PRODUCT_CREATE, 6, values, 201);
     catalog_product_input_clear(&in);
     json_decref(errs);
 }
@@ -184,10 +179,8 @@ void catalog_products_update(void *arg, const svc_request_t *req, svc_reply_t *r
     catalog_app_t *app = arg;
     atomic_fetch_add(&app->requests, 1);
     char id[37];
-    if (!catalog_path_id(req, id)) {
-        svc_reply_detail(rep, 404, NOT_FOUND);
+    if (!catalog_path_id(req, rep, NOT_FOUND, id))
         return;
-    }
     json_t *errs = json_array();
     catalog_product_input_t in;
     if (catalog_product_input_parse(req->body, req->body_len, true, &in, errs) != 0) {
@@ -209,21 +202,7 @@ void catalog_products_update(void *arg, const svc_request_t *req, svc_reply_t *r
                             in.has_category ? "true" : "false",
                             in.has_category ? in.category_id : NULL,
                             in.has_active ? (in.is_active ? "true" : "false") : NULL};
-    catalog_sql_result_t res;
-    int rc =
-        catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_UPDATE, 8, values, false, &res);
-    if (rc == CATALOG_SQL_OK) {
-        written(app, &res);
-        svc_reply_raw(rep, 200, res.json);
-        res.json = NULL;
-    } else if (rc == CATALOG_SQL_EMPTY) {
-        svc_reply_detail(rep, 404, NOT_FOUND);
-    } else if (rc == CATALOG_SQL_CONSTRAINT) {
-        product_constraint_reply(rep, &res);
-    } else {
-        catalog_reply_db_error(rep, rc);
-    }
-    catalog_sql_result_clear(&res);
+    product_write(app, req, rep, CATALOG_SQL_PRODUCT_UPDATE, 8, values, 200);
 done:
     catalog_product_input_clear(&in);
     json_decref(errs);
@@ -234,22 +213,8 @@ void catalog_products_delete(void *arg, const svc_request_t *req, svc_reply_t *r
     catalog_app_t *app = arg;
     atomic_fetch_add(&app->requests, 1);
     char id[37];
-    if (!catalog_path_id(req, id)) {
-        svc_reply_detail(rep, 404, NOT_FOUND);
+    if (!catalog_path_id(req, rep, NOT_FOUND, id))
         return;
-    }
     const char *values[] = {id};
-    catalog_sql_result_t res;
-    int rc =
-        catalog_sql_run(app->pool, req->rid, CATALOG_SQL_PRODUCT_DELETE, 1, values, false, &res);
-    if (rc == CATALOG_SQL_OK) {
-        written(app, &res);
-        rep->status = 204; /* soft delete: no body */
-        rep->body = NULL;
-    } else if (rc == CATALOG_SQL_EMPTY) {
-        svc_reply_detail(rep, 404, NOT_FOUND);
-    } else {
-        catalog_reply_db_error(rep, rc);
-    }
-    catalog_sql_result_clear(&res);
+    product_write(app, req, rep, CATALOG_SQL_PRODUCT_DELETE, 1, values, 204); /* soft delete */
 }
