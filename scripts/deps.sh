@@ -20,23 +20,27 @@ PACKAGES=(
     clang libclang-rt-14-dev valgrind
     # scripts, benchmarks, troubleshooting
     curl jq wrk procps iproute2
-)
-
-if [[ "${1:-}" == --list ]]; then
     # /docs: `make build` fetches Swagger UI with npm (docs/package-lock.json).
     # The browser test's own tools (chromium, prometheus's promtool,
     # python3-jsonschema) are installed by tests/e2e/run.sh when it runs.
     nodejs
-    printf '%s\n' "${PACKAGES[@]}"
+)
 # Debian's npm conflicts with a nodejs that bundles its own (NodeSource).
 command -v npm >/dev/null || PACKAGES+=(npm)
+
+if [[ "${1:-}" == --list ]]; then
+    printf '%s\n' "${PACKAGES[@]}"
     exit 0
 fi
 
+# One dpkg-query for the whole list keeps a second run instant.
+declare -A installed=()
+while read -r name status; do
+    [[ "$status" == installed ]] && installed[${name%%:*}]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
 missing=()
 for p in "${PACKAGES[@]}"; do
-    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-    [[ "$status" == installed ]] || missing+=("$p")
+    [[ -n "${installed[$p]:-}" ]] || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
     exit 0
