@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fixtures.h"
 #include "harness.h"
 
 #include <pthread.h>
@@ -17,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "migrate.h"
 
 static const char *db_url;
@@ -203,17 +203,9 @@ static void test_startup_stops(void **state)
 
 int main(void)
 {
-    db_url = getenv("SHOPMQ_TEST_DATABASE_URL");
-    harness_t *h = NULL;
-    if (!db_url || !*db_url) {
-        harness_opts_t opts = {.no_catalog = true, .no_order = true, .no_customer = true,
-                               .no_redis = true, .no_gateway = true};
-        h = harness_start(&opts);
-        if (!h)
-            return 1;
-        db_url = harness_database_url(h);
-    }
-    log_init("test_migrate", getenv("TEST_LOG_LEVEL") ? getenv("TEST_LOG_LEVEL") : "error");
+    harness_t *h;
+    if (!(db_url = fixture_database("test_migrate", &h)))
+        return 1;
     snprintf(svc, sizeof(svc), "test-migrate-%ld", (long)getpid());
     /* schema_migrations must exist for drop_tables' DELETE. */
     PGconn *c = PQconnectdb(db_url);

@@ -17,49 +17,18 @@
 
 #include <cmocka.h>
 
-#include "admin_auth.h"
+#include "fixtures.h"
 #include "harness.h"
 
 static const char *const test_env[] = {"ECOM_REDIS_RATE_LIMIT_MAX=0", NULL};
 static harness_t *h;
 
-static long sql_long(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static long sql_long(const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return harness_sql_long(h, sql);
-}
-
-static char *post_id(const char *path, const char *body)
-{
-    json_t *j = NULL;
-    assert_int_equal(admin_json(h, "POST", path, body, &j), 201);
-    char *id = strdup(json_string_value(json_object_get(j, "id")));
-    json_decref(j);
-    return id;
-}
-
-static long api_stock(const char *pid)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/api/v1/products/%s", pid);
-    json_t *j = NULL;
-    assert_int_equal(http_json(h, "GET", path, NULL, &j), 200);
-    long s = (long)json_integer_value(json_object_get(j, "stock"));
-    json_decref(j);
-    return s;
-}
-
-/* Waits up to ms for api_stock(pid) == want; returns the last value seen. */
+/* Waits up to ms for the API's stock of pid == want; returns the last value seen. */
 static long wait_stock(const char *pid, long want, int ms)
 {
     long s = -1;
     for (int waited = 0; waited <= ms; waited += 50) {
-        if ((s = api_stock(pid)) == want)
+        if ((s = fixture_api_stock(h, pid)) == want)
             break;
         usleep(50 * 1000);
     }
@@ -97,16 +66,14 @@ static void test_kill_9_loses_no_order_and_no_event(void **state)
     assert_non_null(h);
     ok_ids = calloc(MAX_IDS, sizeof *ok_ids);
 
-    char *cid = post_id("/api/v1/customers", "{\"email\":\"kill@example.com\",\"name\":\"Kill\"}");
-    char *pid = post_id("/api/v1/products",
-                        "{\"name\":\"Kill Item\",\"price\":1.5,\"stock\":100000,\"sku\":\"K-1\"}");
-    char *pid2 = post_id("/api/v1/products",
-                         "{\"name\":\"Orphan Item\",\"price\":2,\"stock\":500,\"sku\":\"K-2\"}");
+    char *cid = fixture_customer(h, "kill@example.com", "Kill");
+    char *pid = fixture_product(h, "Kill Item", "1.5", 100000);
+    char *pid2 = fixture_product(h, "Orphan Item", "2", 500);
     snprintf(order_body, sizeof order_body,
              "{\"customer_id\":\"%s\",\"items\":[{\"product_id\":\"%s\",\"quantity\":1}]}", cid,
              pid);
-    assert_int_equal(api_stock(pid), 100000);
-    assert_int_equal(api_stock(pid2), 500); /* both cached now */
+    assert_int_equal(fixture_api_stock(h, pid), 100000);
+    assert_int_equal(fixture_api_stock(h, pid2), 500); /* both cached now */
 
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
@@ -127,7 +94,7 @@ static void test_kill_9_loses_no_order_and_no_event(void **state)
              " '{\"product_ids\":[\"%s\"]}'); COMMIT",
              pid2, pid2);
     assert_int_equal(harness_sql_exec(h, sql), 0);
-    long orphan = sql_long("SELECT max(id) FROM outbox");
+    long orphan = fixture_sql_long(h, "SELECT max(id) FROM outbox");
 
     assert_int_equal(harness_restart(h, "order-svc"), 0);
     assert_int_equal(harness_wait_workers(h, "order", 4, 20000), 0);
@@ -148,25 +115,28 @@ static void test_kill_9_loses_no_order_and_no_event(void **state)
 
     /* No order answered 201 is missing. */
     for (int i = 0; i < ok_count; i++)
-        if (sql_long("SELECT count(*) FROM orders WHERE id = '%s'", ok_ids[i]) != 1)
+        if (fixture_sql_long(h, "SELECT count(*) FROM orders WHERE id = '%s'", ok_ids[i]) != 1)
             fail_msg("order %s was answered 201 but is not in the database", ok_ids[i]);
     /* Stock and orders agree (also for orders whose reply the kill cut off). */
-    long sold = sql_long("SELECT coalesce(sum(quantity), 0) FROM order_items WHERE product_id = '%s'",
-                         pid);
+    long sold = fixture_sql_long(
+        h, "SELECT coalesce(sum(quantity), 0) FROM order_items WHERE product_id = '%s'", pid);
     assert_true(sold >= ok_count);
-    assert_int_equal(sql_long("SELECT stock FROM products WHERE id = '%s'", pid), 100000 - sold);
+    assert_int_equal(fixture_sql_long(h, "SELECT stock FROM products WHERE id = '%s'", pid),
+                     100000 - sold);
 
     /* Every committed outbox row goes out, the dead process's orphan too. */
     long unsent = -1;
     for (int waited = 0; waited < 5000; waited += 100) {
-        if ((unsent = sql_long("SELECT count(*) FROM outbox WHERE sent_at IS NULL")) == 0)
+        if ((unsent = fixture_sql_long(h, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")) ==
+            0)
             break;
         usleep(100 * 1000);
     }
     assert_int_equal(unsent, 0);
-    assert_int_equal(sql_long("SELECT count(*) FROM outbox WHERE id = %ld AND sent_at IS NOT NULL",
-                              orphan),
-                     1);
+    assert_int_equal(
+        fixture_sql_long(h, "SELECT count(*) FROM outbox WHERE id = %ld AND sent_at IS NOT NULL",
+                         orphan),
+        1);
 
     /* catalog's cache follows: the orphan's product and the traffic's. */
     assert_int_equal(wait_stock(pid2, 493, 3000), 493);
@@ -176,10 +146,10 @@ static void test_kill_9_loses_no_order_and_no_event(void **state)
     json_t *j = NULL;
     assert_int_equal(http_json(h, "POST", "/api/v1/orders", order_body, &j), 201);
     json_decref(j);
-    assert_int_equal(api_stock(pid), 100000 - sold - 1);
+    assert_int_equal(fixture_api_stock(h, pid), 100000 - sold - 1);
 
-    printf("# %d orders answered 201 (%d before the kill), %d other answers, %ld sold\n",
-           ok_count, before_kill, fail_count, sold);
+    printf("# %d orders answered 201 (%d before the kill), %d other answers, %ld sold\n", ok_count,
+           before_kill, fail_count, sold);
     free(ok_ids);
     free(cid);
     free(pid);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fixtures.h"
 #include "harness.h"
 
 #include <pthread.h>
@@ -19,7 +20,6 @@
 
 #include "clock.h"
 #include "config.h"
-#include "log.h"
 #include "pgpool.h"
 
 static const char *db_url;
@@ -381,17 +381,9 @@ static void test_concurrent_use(void **state)
 
 int main(void)
 {
-    db_url = getenv("SHOPMQ_TEST_DATABASE_URL");
-    harness_t *h = NULL;
-    if (!db_url || !*db_url) {
-        harness_opts_t opts = {.no_catalog = true, .no_order = true, .no_customer = true,
-                               .no_redis = true, .no_gateway = true};
-        h = harness_start(&opts);
-        if (!h)
-            return 1;
-        db_url = harness_database_url(h);
-    }
-    log_init("test_pgpool", getenv("TEST_LOG_LEVEL") ? getenv("TEST_LOG_LEVEL") : "error");
+    harness_t *h;
+    if (!(db_url = fixture_database("test_pgpool", &h)))
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acquire_release_and_limits),
         cmocka_unit_test(test_waiter_wakes_on_release),
