@@ -31,25 +31,35 @@ static bool same_token(const adminauth_t *self, const char *cred, size_t n)
     return diff == 0;
 }
 
-int adminauth_check(const adminauth_t *self, const char *authorization)
+int adminauth_check_n(const adminauth_t *self, const char *authorization, size_t len)
 {
     if (!self->on)
         return 0;
     if (!authorization)
         return 401;
+    /* A NUL inside a header value is malformed (RFC 9110), not a token that
+     * happens to end early. (libmicrohttpd 0.9.75 already cuts values at a
+     * NUL; this keeps the check right where the length is the real one.) */
+    if (memchr(authorization, '\0', len))
+        return 401;
     /* "Bearer" (any case, as RFC 7235 schemes are), spaces, credentials. */
-    const char *p = authorization;
-    while (*p == ' ' || *p == '\t')
+    const char *p = authorization, *end = authorization + len;
+    while (p < end && (*p == ' ' || *p == '\t'))
         p++;
-    if (strncasecmp(p, "Bearer", 6) != 0 || (p[6] != ' ' && p[6] != '\t'))
+    if (end - p < 7 || strncasecmp(p, "Bearer", 6) != 0 || (p[6] != ' ' && p[6] != '\t'))
         return 401;
     p += 6;
-    while (*p == ' ' || *p == '\t')
+    while (p < end && (*p == ' ' || *p == '\t'))
         p++;
-    size_t n = strlen(p);
+    size_t n = (size_t)(end - p);
     while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
         n--;
     if (n == 0)
         return 401;
     return same_token(self, p, n) ? 0 : 403;
+}
+
+int adminauth_check(const adminauth_t *self, const char *authorization)
+{
+    return adminauth_check_n(self, authorization, authorization ? strlen(authorization) : 0);
 }

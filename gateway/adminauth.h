@@ -9,6 +9,7 @@
 #define SHOPMQ_ADMINAUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Longest token accepted (config_t.admin_token holds 255 bytes). */
 #define ADMINAUTH_MAX 256
@@ -26,5 +27,9 @@ void adminauth_init(adminauth_t *self, const char *token);
  * Returns 0 when allowed (or the check is off), 401 when the header is
  * missing or not "Bearer <credentials>", 403 when the credentials are wrong. */
 int adminauth_check(const adminauth_t *self, const char *authorization);
+
+/* Same with the header value's length as received, so a NUL inside it is
+ * seen (and refused with 401) rather than ending the value early. */
+int adminauth_check_n(const adminauth_t *self, const char *authorization, size_t len);
 
 #endif

@@ -484,7 +484,7 @@ static enum MHD_Result proceed(slot_t *s)
     }
     if (s->req.match.route->admin) {
         /* After the rate limiter, so guesses at the token count against it. */
-        int st = adminauth_check(&s->loop->gw->admin, s->authz);
+        int st = adminauth_check_n(&s->loop->gw->admin, s->authz, s->authz_len);
         if (st != 0) {
             set_detail(s, st, st == 401 ? "Not authenticated" : "Invalid token");
             s->www_auth = st == 401;
@@ -552,7 +552,12 @@ static enum MHD_Result on_headers(slot_t *s, struct MHD_Connection *conn, const 
     s->origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
     s->acr_headers =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Headers");
-    s->authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
+                                      sizeof MHD_HTTP_HEADER_AUTHORIZATION - 1, &s->authz,
+                                      &s->authz_len) != MHD_YES) {
+        s->authz = NULL;
+        s->authz_len = 0;
+    }
     s->ctype_in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
     const union MHD_ConnectionInfo *ci =

@@ -72,7 +72,8 @@ typedef struct slot {
     const char *idem_key; /* header values: MHD's, valid until completion */
     const char *origin;
     const char *acr_headers;
-    const char *authz;    /* Authorization, for admin routes */
+    const char *authz;    /* Authorization, for admin routes (authz_len bytes) */
+    size_t authz_len;
     const char *ctype_in; /* the request's Content-Type */
     bool limited; /* the rate limiter decided on this request */
     ratelimit_result_t rl;

@@ -58,6 +58,19 @@ static void test_right_and_wrong(void **state)
     assert_int_equal(adminauth_check(&a, longer), 403);
 }
 
+static void test_nul_inside_is_malformed(void **state)
+{
+    (void)state;
+    adminauth_t a;
+    adminauth_init(&a, "tok");
+    static const char v[] = "Bearer tok\0junk";
+    assert_int_equal(adminauth_check(&a, v), 0); /* as a C string: "Bearer tok" */
+    assert_int_equal(adminauth_check_n(&a, v, sizeof v - 1), 401);
+    assert_int_equal(adminauth_check_n(&a, "Bearer tok", 10), 0);
+    assert_int_equal(adminauth_check_n(&a, "Bearer tok", 9), 403); /* "Bearer to" */
+    assert_int_equal(adminauth_check_n(&a, "Bearer tok", 6), 401); /* "Bearer" */
+}
+
 static void test_token_of_max_length(void **state)
 {
     (void)state;
@@ -99,6 +112,7 @@ int main(void)
         cmocka_unit_test(test_off_allows_everything),
         cmocka_unit_test(test_missing_or_malformed_is_401),
         cmocka_unit_test(test_right_and_wrong),
+        cmocka_unit_test(test_nul_inside_is_malformed),
         cmocka_unit_test(test_token_of_max_length),
         cmocka_unit_test(test_route_table_marks_writes),
     };
