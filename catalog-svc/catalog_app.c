@@ -9,6 +9,7 @@
 #include "catalog_query.h"
 #include "catalog_sql.h"
 #include "log.h"
+#include "service.h"
 #include "shopmq_proto.h"
 #include "validate.h"
 
@@ -25,23 +26,16 @@ void catalog_app_status(void *arg, json_t *out)
     catalog_app_t *app = arg;
     long hits, misses;
     catalog_cache_counters(app->cache, &hits, &misses);
-    json_object_set_new(out, "database", json_boolean(pgpool_healthy(app->pool)));
     /* A PING from this thread (at most one try a second when Redis is down)
      * so /health follows Redis even when no request touches the cache. */
     json_object_set_new(out, "cache", json_boolean(catalog_cache_probe(app->cache)));
     json_object_set_new(out, "cache_enabled", json_boolean(catalog_cache_enabled(app->cache)));
-    pgpool_stats_t ps;
-    pgpool_stats(app->pool, &ps);
     json_t *m = json_object();
     json_object_set_new(m, "cache_hits", json_integer(hits));
     json_object_set_new(m, "cache_misses", json_integer(misses));
     json_object_set_new(m, "requests", json_integer(atomic_load(&app->requests)));
-    json_object_set_new(m, "db_pool_size", json_integer(ps.size));
-    json_object_set_new(m, "db_pool_open", json_integer(ps.open));
-    json_object_set_new(m, "db_pool_in_use", json_integer(ps.in_use));
-    json_object_set_new(m, "db_pool_waiting", json_integer(ps.waiting));
-    json_object_set_new(m, "db_pool_timeouts", json_integer(ps.timeouts));
     json_object_set_new(out, "metrics", m);
+    service_db_status(app->pool, out);
 }
 
 void catalog_app_cache_stats(void *arg, const svc_request_t *req, svc_reply_t *rep)

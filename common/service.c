@@ -16,6 +16,23 @@ static void on_signal(int sig)
     worker_stop = 1;
 }
 
+void service_db_status(pgpool_t *pool, json_t *out)
+{
+    json_object_set_new(out, "database", json_boolean(pgpool_healthy(pool)));
+    json_t *m = json_object_get(out, "metrics");
+    if (!m) {
+        m = json_object();
+        json_object_set_new(out, "metrics", m);
+    }
+    pgpool_stats_t st;
+    pgpool_stats(pool, &st);
+    json_object_set_new(m, "db_pool_size", json_integer(st.size));
+    json_object_set_new(m, "db_pool_open", json_integer(st.open));
+    json_object_set_new(m, "db_pool_in_use", json_integer(st.in_use));
+    json_object_set_new(m, "db_pool_waiting", json_integer(st.waiting));
+    json_object_set_new(m, "db_pool_timeouts", json_integer(st.timeouts));
+}
+
 int service_main(const service_def_t *def)
 {
     /* Static: handlers and background threads keep pointers to it until exit. */

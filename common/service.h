@@ -39,4 +39,9 @@ typedef struct {
  * configuration. Call once per process. */
 int service_main(const service_def_t *def);
 
+/* For status callbacks: what every service reports about its pool, i.e.
+ * out.database (last connect/ping succeeded) and the db_pool_* counters in
+ * out.metrics (created when absent). */
+void service_db_status(pgpool_t *pool, json_t *out);
+
 #endif

@@ -8,18 +8,19 @@
 #include "clock.h"
 #include "customer_input.h"
 #include "log.h"
+#include "service.h"
 #include "validate.h"
 
 struct customers {
-    pgpool_t *pool;        /* borrowed */
-    const config_t *cfg;   /* borrowed */
-    atomic_long requests;  /* handled requests */
-    atomic_long errors;    /* of which answered 5xx */
+    pgpool_t *pool;       /* borrowed */
+    const config_t *cfg;  /* borrowed */
+    atomic_long requests; /* handled requests */
+    atomic_long errors;   /* of which answered 5xx */
 };
 
 /* One JSON shape for every customer; timestamps as API.md's RFC 3339 UTC. */
-#define CUSTOMER_JSON                                                                   \
-    "json_build_object('id', c.id, 'email', c.email, 'name', c.name, 'created_at', "    \
+#define CUSTOMER_JSON                                                                              \
+    "json_build_object('id', c.id, 'email', c.email, 'name', c.name, 'created_at', "               \
     "to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))"
 
 const pgpool_stmt_t customers_statements[] = {
@@ -31,9 +32,8 @@ const pgpool_stmt_t customers_statements[] = {
     {"customers_get", "SELECT " CUSTOMER_JSON "::text FROM customers c WHERE c.id = $1::uuid"},
     /* ON CONFLICT covers the unique lower(email) index: a duplicate returns
      * no row instead of an error, even when two inserts race. */
-    {"customers_create",
-     "INSERT INTO customers AS c (email, name) VALUES ($1, $2) "
-     "ON CONFLICT DO NOTHING RETURNING " CUSTOMER_JSON "::text"},
+    {"customers_create", "INSERT INTO customers AS c (email, name) VALUES ($1, $2) "
+                         "ON CONFLICT DO NOTHING RETURNING " CUSTOMER_JSON "::text"},
     {NULL, NULL},
 };
 
@@ -60,18 +60,11 @@ void customers_destroy(customers_t **self_p)
 void customers_status(void *app, json_t *out)
 {
     customers_t *self = app;
-    pgpool_stats_t st;
-    pgpool_stats(self->pool, &st);
-    json_object_set_new(out, "database", json_boolean(pgpool_healthy(self->pool)));
     json_t *m = json_object();
     json_object_set_new(m, "requests", json_integer(atomic_load(&self->requests)));
     json_object_set_new(m, "errors", json_integer(atomic_load(&self->errors)));
-    json_object_set_new(m, "db_pool_size", json_integer(st.size));
-    json_object_set_new(m, "db_pool_open", json_integer(st.open));
-    json_object_set_new(m, "db_pool_in_use", json_integer(st.in_use));
-    json_object_set_new(m, "db_pool_waiting", json_integer(st.waiting));
-    json_object_set_new(m, "db_pool_timeouts", json_integer(st.timeouts));
     json_object_set_new(out, "metrics", m);
+    service_db_status(self->pool, out);
 }
 
 static void count(customers_t *self, const svc_reply_t *rep)
@@ -103,9 +96,9 @@ static int acquire_timeout_ms(const customers_t *self, const svc_request_t *req)
  * conflict_detail is given, 500 (logged, SQL text never sent) otherwise.
  * A read that meets a dead connection (server restart) is retried once on
  * a fresh one, so a restart fails no more than the writes in flight. */
-static PGresult *query(customers_t *self, const svc_request_t *req, const char *stmt,
-                       int nparams, const char *const *values, bool retry_ok,
-                       const char *conflict_detail, svc_reply_t *rep)
+static PGresult *query(customers_t *self, const svc_request_t *req, const char *stmt, int nparams,
+                       const char *const *values, bool retry_ok, const char *conflict_detail,
+                       svc_reply_t *rep)
 {
     for (int attempt = 0;; attempt++) {
         int timeout = acquire_timeout_ms(self, req);
@@ -191,8 +184,8 @@ static void customers_create(void *app, const svc_request_t *req, svc_reply_t *r
         /* Not retried: after a lost connection we cannot know whether the
          * insert committed. 23505 cannot happen with ON CONFLICT, but if it
          * ever does it is still the client's duplicate, not our 500. */
-        PGresult *res = query(self, req, "customers_create", 2, values, false,
-                              "Email already registered", rep);
+        PGresult *res =
+            query(self, req, "customers_create", 2, values, false, "Email already registered", rep);
         if (res) {
             if (PQntuples(res) == 1)
                 svc_reply_copy(rep, 201, PQgetvalue(res, 0, 0));

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "service.h"
 #include "order_request.h"
 #include "order_sql.h"
 #include "pgpool.h"
@@ -337,17 +338,13 @@ const svc_route_t orders_routes[] = {
 void orders_status(void *app, json_t *out)
 {
     orders_t *self = app;
-    pgpool_stats_t ps;
-    pgpool_stats(self->pool, &ps);
-    json_t *m = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:I}", "requests",
+    json_t *m = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "requests",
                           (json_int_t)atomic_load(&self->requests), "orders_created",
                           (json_int_t)atomic_load(&self->created), "orders_rejected",
                           (json_int_t)atomic_load(&self->rejected), "orders_cancelled",
                           (json_int_t)atomic_load(&self->cancelled), "db_retries",
                           (json_int_t)atomic_load(&self->db_retries), "db_unavailable",
-                          (json_int_t)atomic_load(&self->unavailable), "db_pool_size", ps.size,
-                          "db_pool_open", ps.open, "db_pool_in_use", ps.in_use, "db_pool_waiting",
-                          ps.waiting, "db_pool_timeouts", (json_int_t)ps.timeouts);
+                          (json_int_t)atomic_load(&self->unavailable));
     if (self->relay) {
         outbox_relay_stats_t rs;
         outbox_relay_stats(self->relay, &rs);
@@ -356,6 +353,6 @@ void orders_status(void *app, json_t *out)
         if (rs.pending >= 0)
             json_object_set_new(m, "outbox_pending", json_integer(rs.pending));
     }
-    json_object_set_new(out, "database", json_boolean(pgpool_healthy(self->pool)));
     json_object_set_new(out, "metrics", m);
+    service_db_status(self->pool, out);
 }
