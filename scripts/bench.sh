@@ -4,7 +4,7 @@
 # the reference ones (a bare libmicrohttpd server, pgbench), is measured in
 # this run on this machine; ratios are of figures measured back to back.
 #
-#   BENCH_DURATION=10s BENCH_CONNS=100 BENCH_SEED=large|small
+#   BENCH_DURATION=5s (per sample) BENCH_ROUNDS=3 BENCH_CONNS=100 BENCH_SEED=large|small
 #   BENCH_LOCUST_USERS=1000 BENCH_LOCUST_TIME=60s BENCH_SKIP_LOCUST=1
 #   BENCH_PORT=8100 (gateway, rate limit on, high limit) BENCH_PORT+1 (a
 #   second gateway with rate limiting off) BENCH_BARE_PORT=8199
@@ -14,7 +14,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-DUR=${BENCH_DURATION:-10s}
+DUR=${BENCH_DURATION:-5s}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-100}
 SEED=${BENCH_SEED:-small}
 USERS=${BENCH_LOCUST_USERS:-1000}
@@ -136,7 +137,11 @@ cache_stats() {
         sed -E 's/.*"hits":([0-9]+).*"misses":([0-9]+).*/\1 \2/' | grep -E '^[0-9]+ [0-9]+$' || echo "0 0"
 }
 
-ROWS=()
+# Each run of a scenario adds a sample; the table shows the median of its
+# samples (rounds interleave the scenarios a ratio compares, so a burst of
+# load from elsewhere on the machine hits both sides alike).
+ORDER=()
+declare -A S_RPS S_P50 S_P90 S_P99 S_ERR S_REQ S_CALLS S_HITS S_MISSES S_CPU S_CONNS
 declare -A RPS P50 P99 ERRS PER1K HIT
 run_wrk() { # name url conns [env...]
     local name=$1 url=$2 conns=$3
@@ -146,7 +151,7 @@ run_wrk() { # name url conns [env...]
     read -r h0 m0 < <(cache_stats)
     pg_reset
     local line
-    line=$( (ulimit -n 20000; env "$@" wrk -t2 -c"$conns" -d"$DUR" --timeout 10s --latency \
+    line=$( (ulimit -n 20000; env "$@" wrk -t2 -c"$conns" -d"$DUR" --timeout 10s \
         -s tests/load/wrk_report.lua "$url") 2>&1 | grep '^RESULT' || true)
     local calls; calls=$(pg_calls)
     read -r h1 m1 < <(cache_stats)
@@ -154,22 +159,56 @@ run_wrk() { # name url conns [env...]
         say "$name: wrk produced no result"
         line="RESULT rps=0 p50=0 p90=0 p99=0 requests=0 errors=0"
     fi
-    local req; req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
-    local per1k="n/a"
-    [ "$req" -gt 0 ] && per1k=$(awk -v c="$calls" -v r="$req" 'BEGIN{printf "%.1f", c*1000/r}')
-    local hit="–"
-    [ $((h1 - h0 + m1 - m0)) -gt 0 ] && hit=$(awk -v h=$((h1 - h0)) -v m=$((m1 - m0)) 'BEGIN{printf "%.1f%%", 100*h/(h+m)}')
-    local cpu="" i=0 now d
+    local rps p50 p90 p99 req err
+    read -r rps p50 p90 p99 req err < <(sed -E 's/RESULT rps=([0-9.]+) p50=([0-9.]+) p90=([0-9.]+) p99=([0-9.]+) requests=([0-9]+) errors=([0-9]+)/\1 \2 \3 \4 \5 \6/' <<<"$line")
+    [ -n "${S_CONNS[$name]:-}" ] || ORDER+=("$name")
+    S_CONNS[$name]=$conns
+    S_RPS[$name]+="$rps " S_P50[$name]+="$p50 " S_P90[$name]+="$p90 " S_P99[$name]+="$p99 "
+    S_ERR[$name]=$(( ${S_ERR[$name]:-0} + err ))
+    S_REQ[$name]=$(( ${S_REQ[$name]:-0} + req ))
+    S_CALLS[$name]=$(( ${S_CALLS[$name]:-0} + calls ))
+    S_HITS[$name]=$(( ${S_HITS[$name]:-0} + h1 - h0 ))
+    S_MISSES[$name]=$(( ${S_MISSES[$name]:-0} + m1 - m0 ))
+    local i=0 now
     for p in $PROGS; do
         now=$(procstat $p | cut -d' ' -f1)
-        d=$((now - ${before_cpu[i]}))
-        [ "$d" -gt 0 ] && cpu+="$p $(awk -v d=$d -v hz="$HZ" 'BEGIN{printf "%.1f", d/hz}'), "
+        S_CPU[$name.$p]=$(( ${S_CPU[$name.$p]:-0} + now - ${before_cpu[i]} ))
         i=$((i + 1))
     done
-    say "$name: $line pg/1k=$per1k hit=$hit"
-    read -r RPS[$name] P50[$name] P99[$name] ERRS[$name] < <(sed -E 's/RESULT rps=([0-9.]+) p50=([0-9.]+) p90=([0-9.]+) p99=([0-9.]+) requests=([0-9]+) errors=([0-9]+)/\1 \2 \4 \6/' <<<"$line")
-    PER1K[$name]=$per1k HIT[$name]=$hit
-    ROWS+=("| $name | $conns | $(sed -E 's/RESULT rps=([0-9.]+) p50=([0-9.]+) p90=([0-9.]+) p99=([0-9.]+) requests=([0-9]+) errors=([0-9]+)/\1 | \2 | \3 | \4 | \6/' <<<"$line") | $per1k | $hit | ${cpu%, } |")
+    say "$name: $line pg-calls=$calls hits=$((h1 - h0)) misses=$((m1 - m0))"
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END{ if (NR == 0) print 0; else if (NR % 2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
+# rounds N name url conns [name url conns]...: the scenarios in turn, N times
+rounds() {
+    local n=$1 r i
+    shift
+    local args=("$@")
+    for ((r = 0; r < n; r++)); do
+        for ((i = 0; i < ${#args[@]}; i += 3)); do
+            run_wrk "${args[i]}" "${args[i+1]}" "${args[i+2]}"
+        done
+    done
+}
+summarise() { # fills RPS P50 P99 ERRS PER1K HIT and ROWS from the samples
+    ROWS=()
+    local name p cpu samples
+    for name in "${ORDER[@]}"; do
+        RPS[$name]=$(median <<<"${S_RPS[$name]}")
+        P50[$name]=$(median <<<"${S_P50[$name]}")
+        P99[$name]=$(median <<<"${S_P99[$name]}")
+        ERRS[$name]=${S_ERR[$name]}
+        samples=$(wc -w <<<"${S_RPS[$name]}")
+        PER1K[$name]=n/a
+        [ "${S_REQ[$name]}" -gt 0 ] && PER1K[$name]=$(awk -v c="${S_CALLS[$name]}" -v r="${S_REQ[$name]}" 'BEGIN{printf "%.1f", c*1000/r}')
+        HIT[$name]="–"
+        [ $((S_HITS[$name] + S_MISSES[$name])) -gt 0 ] && HIT[$name]=$(awk -v h="${S_HITS[$name]}" -v m="${S_MISSES[$name]}" 'BEGIN{printf "%.1f%%", 100*h/(h+m)}')
+        cpu=""
+        for p in $PROGS; do
+            [ "${S_CPU[$name.$p]:-0}" -gt 0 ] &&
+                cpu+="$p $(awk -v d="${S_CPU[$name.$p]}" -v r="${S_REQ[$name]}" -v hz="$HZ" 'BEGIN{ if (r > 0) printf "%.0f", 1e6*d/hz/r; else print "?"}'), "
+        done
+        ROWS+=("| $name | ${S_CONNS[$name]} | $samples | ${RPS[$name]} | ${P50[$name]} | $(median <<<"${S_P90[$name]}") | ${P99[$name]} | ${ERRS[$name]} | ${PER1K[$name]} | ${HIT[$name]} | ${cpu%, } |")
+    done
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f%%", 100*a/b; else print "n/a"}'; }
 lower() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f%%", 100*(b-a)/b; else print "n/a"}'; }
@@ -193,16 +232,16 @@ curl -fsS "$BASE/api/v1/products/$PID1" >/dev/null
 curl -fsS "$BASE/api/v1/products?page=1&page_size=20" >/dev/null
 curl -fsS "$BASE/api/v1/products?search=pro" >/dev/null
 
-run_wrk bare "http://127.0.0.1:$BARE_PORT/" "$CONNS"
+BARE="http://127.0.0.1:$BARE_PORT/"
+PROD="/api/v1/products/$PID1"
+LIST="/api/v1/products?page=1&page_size=20"
+# The ratios of the targets: interleaved rounds.
+rounds "$ROUNDS" bare "$BARE" "$CONNS" product "$BASE$PROD" "$CONNS" \
+    product-ratelimit-off "$BASE2$PROD" "$CONNS" list "$BASE$LIST" "$CONNS"
 run_wrk health "$BASE/health" "$CONNS"
-run_wrk product "$BASE/api/v1/products/$PID1" "$CONNS"
-run_wrk product-ratelimit-off "$BASE2/api/v1/products/$PID1" "$CONNS"
 run_wrk product-200ids "$BASE/" "$CONNS" WRK_PATHS_FILE="$work/paths"
-run_wrk list "$BASE/api/v1/products?page=1&page_size=20" "$CONNS"
-run_wrk search "$BASE/api/v1/products?search=pro" "$CONNS"
-run_wrk customer "$BASE/api/v1/customers/$CID" "$CONNS"
-run_wrk bare-c1000 "http://127.0.0.1:$BARE_PORT/" 1000
-run_wrk product-c1000 "$BASE/api/v1/products/$PID1" 1000
+rounds 1 search "$BASE/api/v1/products?search=pro" "$CONNS" customer "$BASE/api/v1/customers/$CID" "$CONNS"
+rounds "$ROUNDS" bare-c1000 "$BARE" 1000 product-c1000 "$BASE$PROD" 1000
 
 # Orders: random 1-3 line orders over plenty of stock.
 psql_app "update products set stock = 1000000 where is_active" >/dev/null
@@ -256,10 +295,11 @@ stop_stack
 
 # ---- uncached stack (same order, right after) ----
 start_stack ECOM_REDIS_ENABLED=false
-run_wrk nocache-product "$BASE/api/v1/products/$PID1" "$CONNS"
-run_wrk nocache-list "$BASE/api/v1/products?page=1&page_size=20" "$CONNS"
+rounds "$ROUNDS" bare-again "$BARE" "$CONNS" nocache-product "$BASE$PROD" "$CONNS" \
+    nocache-list "$BASE$LIST" "$CONNS"
 stop_stack
 
+summarise
 pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN{ ok = (op == ">=") ? (a+0 >= b+0) : (a+0 <= b+0); print ok ? "yes" : "**no**"}'; }
 {
     echo "# shopmq benchmark $STAMP"
@@ -270,8 +310,14 @@ pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN{ ok = (op == ">=") ? (a+0 >= 
     echo "\`product\` and the mix go through a gateway with rate limiting on (limit $RL_HIGH, never reached);"
     echo "\`product-ratelimit-off\` through a second gateway on the same broker with it off."
     echo
-    echo "| scenario | conns | req/s | p50 ms | p90 ms | p99 ms | errors | PG statements / 1k req | product cache hit | CPU s (per process) |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "Each row: the median of its samples (wrk -d$DUR each; the rounds interleave bare, product,"
+    echo "product-ratelimit-off and list, then bare-c1000 and product-c1000, then bare-again and the"
+    echo "nocache pair). PG statements are pg_stat_statements calls of the shopmq role (BEGIN/COMMIT and the"
+    echo "outbox relay's polling included); cache hit is the catalog's counted reads; CPU is µs of CPU per"
+    echo "request in each process, summed over the samples."
+    echo
+    echo "| scenario | conns | samples | req/s | p50 ms | p90 ms | p99 ms | errors | PG statements / 1k req | cache hit | CPU µs / request |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
     echo
     echo "- pgbench TPC-B-like (-c50 -j2, scale 10, same server, right after \`order\`): $PGB tps"
