@@ -59,8 +59,14 @@ char *health_build(const char *broker_status, long uptime_s, int *http_status)
     const char *cache = !reachable || catalog_instances == 0 ? "unknown"
                         : cache_up                         ? "connected"
                                                            : "unavailable";
+    /* API.md: a whole core service unreachable is unhealthy (503), so a
+     * load balancer stops sending traffic a gateway cannot serve. */
+    bool service_down = false;
+    for (int i = 0; i < 3; i++)
+        if (workers[i] <= 0)
+            service_down = true;
     const char *status;
-    if (!reachable || !db_up)
+    if (!reachable || !db_up || service_down)
         status = "unhealthy";
     else if (strcmp(cache, "unavailable") == 0 || short_of_workers)
         status = "degraded";

@@ -64,7 +64,7 @@ static void test_all_up_is_healthy(void **state)
     free(st);
 }
 
-static void test_cache_down_or_service_short_is_degraded(void **state)
+static void test_cache_down_is_degraded(void **state)
 {
     int http = 0;
     char *st = status_json("false", 1, "true");
@@ -74,11 +74,15 @@ static void test_cache_down_or_service_short_is_degraded(void **state)
     assert_string_equal(str(h, "cache"), "unavailable");
     json_decref(h);
     free(st);
+}
 
-    st = status_json("true", 0, "true");
-    h = health(st, &http);
-    assert_int_equal(http, 200);
-    assert_string_equal(str(h, "status"), "degraded");
+static void test_service_without_workers_is_unhealthy(void **state)
+{
+    int http = 0;
+    char *st = status_json("true", 0, "true");
+    json_t *h = health(st, &http);
+    assert_int_equal(http, 503);
+    assert_string_equal(str(h, "status"), "unhealthy");
     json_decref(h);
     free(st);
 }
@@ -207,8 +211,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_up_is_healthy),
-        cmocka_unit_test(test_cache_down_or_service_short_is_degraded),
+        cmocka_unit_test(test_cache_down_is_degraded),
         cmocka_unit_test(test_database_or_broker_down_is_unhealthy),
+        cmocka_unit_test(test_service_without_workers_is_unhealthy),
         cmocka_unit_test(test_metrics_text),
         cmocka_unit_test(test_cache_stats_sum_every_catalog_instance),
     };
