@@ -33,6 +33,9 @@ void catalog_app_status(void *arg, json_t *out)
     json_t *m = json_object();
     json_object_set_new(m, "cache_hits", json_integer(hits));
     json_object_set_new(m, "cache_misses", json_integer(misses));
+    catalog_cache_list_counters(app->cache, &hits, &misses);
+    json_object_set_new(m, "list_cache_hits", json_integer(hits));
+    json_object_set_new(m, "list_cache_misses", json_integer(misses));
     json_object_set_new(m, "requests", json_integer(atomic_load(&app->requests)));
     json_object_set_new(out, "metrics", m);
     service_db_status(app->pool, out);

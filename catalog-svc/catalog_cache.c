@@ -32,7 +32,8 @@ struct catalog_cache {
     atomic_bool available;
     atomic_bool need_flush; /* an invalidation was lost: bump generations first */
     atomic_uint_fast64_t epoch;
-    atomic_long hits, misses;
+    atomic_long hits, misses;           /* product detail reads (cache.stats) */
+    atomic_long list_hits, list_misses; /* list pages and categories */
 };
 
 typedef struct {
@@ -345,6 +346,13 @@ static void count(catalog_cache_t *self, bool hit)
     atomic_fetch_add(hit ? &self->hits : &self->misses, 1);
 }
 
+/* Lists are counted apart: every stock change bumps their generation by
+ * design, so mixing them in would hide how well product reads are served. */
+static void count_list(catalog_cache_t *self, bool hit)
+{
+    atomic_fetch_add(hit ? &self->list_hits : &self->list_misses, 1);
+}
+
 catalog_cache_rc_t catalog_cache_product_get(catalog_cache_t *self, const char *id, char **json,
                                              uint64_t *gen)
 {
@@ -447,7 +455,7 @@ catalog_cache_rc_t catalog_cache_gen_get(catalog_cache_t *self, const char *ns, 
     redisReply *r;
     if (pipeline(self, 1, &cmd, &r) != 0) {
         if (counted)
-            count(self, false);
+            count_list(self, false);
         return CATALOG_CACHE_DOWN;
     }
     catalog_cache_rc_t rc = CATALOG_CACHE_DOWN;
@@ -463,7 +471,7 @@ catalog_cache_rc_t catalog_cache_gen_get(catalog_cache_t *self, const char *ns, 
     }
     freeReplyObject(r);
     if (counted)
-        count(self, rc == CATALOG_CACHE_HIT);
+        count_list(self, rc == CATALOG_CACHE_HIT);
     return rc;
 }
 
@@ -585,6 +593,12 @@ bool catalog_cache_probe(catalog_cache_t *self)
 bool catalog_cache_available(catalog_cache_t *self)
 {
     return self->enabled && atomic_load(&self->available);
+}
+
+void catalog_cache_list_counters(catalog_cache_t *self, long *hits, long *misses)
+{
+    *hits = atomic_load(&self->list_hits);
+    *misses = atomic_load(&self->list_misses);
 }
 
 void catalog_cache_counters(catalog_cache_t *self, long *hits, long *misses)

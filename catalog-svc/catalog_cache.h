@@ -85,6 +85,8 @@ bool catalog_cache_probe(catalog_cache_t *self);
 /* Last known reachability (any thread), without I/O. */
 bool catalog_cache_available(catalog_cache_t *self);
 
+/* Hits and misses of list pages and categories (not in cache.stats). */
+void catalog_cache_list_counters(catalog_cache_t *self, long *hits, long *misses);
 void catalog_cache_counters(catalog_cache_t *self, long *hits, long *misses);
 
 /* Parses redis://[:password@]host[:port][/db]. For tests. 0 or -1. */
