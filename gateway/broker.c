@@ -499,6 +499,7 @@ static void worker_heartbeat(broker_t *self, worker_t *w, zmsg_t *msg)
     }
     json_decref(w->status);
     w->status = status;
+    w->status_at = clock_mono_ms();
 }
 
 /* [client][rid][status][body]: forwarded to the client as

@@ -38,6 +38,7 @@ typedef struct worker {
     int64_t expiry;  /* dead when the clock passes this without a message */
     request_t *held; /* at most one request at a time */
     json_t *status;  /* latest heartbeat status object, or NULL */
+    int64_t status_at; /* when it arrived (monotonic ms) */
 } worker_t;
 
 struct service {

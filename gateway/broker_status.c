@@ -22,22 +22,27 @@ char *broker_status_json(broker_t *self)
         if (!json_object_get(services, svc->name))
             json_object_set_new(services, svc->name, service_object(svc));
 
+    /* The worker threads of one process share its instance name and report
+     * the same process-wide status: one entry per process (the newest
+     * report), so replicas are counted and metrics summed once each. */
+    json_t *reported_at = json_object(); /* "<service>/<instance>" -> ms */
     for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers)) {
         json_t *instances =
             json_object_get(json_object_get(services, w->service->name), "instances");
         const char *instance = json_string_value(json_object_get(w->status, "instance"));
-        char key[256 + BROKER_KEY_SIZE];
+        char key[256 + BROKER_KEY_SIZE], seen[SMQ_MAX_SERVICE + 2 + sizeof key];
         if (!instance || !*instance)
             snprintf(key, sizeof key, "%s", w->key);
-        else if (json_object_get(instances, instance))
-            /* The worker threads of one process share its instance name and
-             * report the same process-wide status: one entry per process,
-             * so replicas are counted and metrics summed once each. */
-            continue;
         else
-            snprintf(key, sizeof key, "%s", instance);
+            snprintf(key, sizeof key, "%.255s", instance);
+        snprintf(seen, sizeof seen, "%s/%s", w->service->name, key);
+        json_t *at = json_object_get(reported_at, seen);
+        if (at && json_integer_value(at) >= w->status_at)
+            continue;
+        json_object_set_new(reported_at, seen, json_integer(w->status_at));
         json_object_set_new(instances, key, w->status ? json_incref(w->status) : json_object());
     }
+    json_decref(reported_at);
 
     const broker_stats_t *s = &self->stats;
     json_t *root = json_pack(
