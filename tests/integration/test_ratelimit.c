@@ -108,7 +108,7 @@ static long long redis_exists(int port, const char *key)
 static int wait_http(int port, int timeout_ms)
 {
     for (long long end = now_ms() + timeout_ms; now_ms() < end; sleep_ms(50))
-        if (get_status(port, "/health", NULL) == 200)
+        if (get_status(port, "/", NULL) == 200)
             return 0;
     return -1;
 }
