@@ -135,8 +135,14 @@ static void *run(void *arg)
     for (int i = 0; i < 4; i++)
         zsock_set_subscribe(sub, topics[i]);
     zsock_set_rcvtimeo(sub, POLL_MS);
-    config_each_item(self->cfg->events_sub_endpoints, connect_one, sub);
     int hb = self->cfg->heartbeat_ms > 0 ? self->cfg->heartbeat_ms : 1000;
+    /* With two brokers, a connection to one that hung or lost its host
+     * would stay half-open and that path would never come back (and a hung
+     * one would deliver stale events when it resumes): ZMTP heartbeats
+     * close it after three silent intervals, and ZeroMQ reconnects. */
+    zsock_set_heartbeat_ivl(sub, hb);
+    zsock_set_heartbeat_timeout(sub, 3 * hb);
+    config_each_item(self->cfg->events_sub_endpoints, connect_one, sub);
     catalog_seq_t *seq = catalog_seq_new(3 * (int64_t)hb);
     log_info(NULL, "events: subscribed to %s", self->cfg->events_sub_endpoints);
 

@@ -15,11 +15,15 @@ typedef struct catalog_seq catalog_seq_t;
 
 typedef enum {
     CATALOG_SEQ_OK,        /* in order: apply the event */
-    CATALOG_SEQ_DUPLICATE, /* same seq again (redelivery): nothing to do */
+    CATALOG_SEQ_DUPLICATE, /* a seq seen in the last 500 ms, again
+                              (redelivery, or its copy through a second
+                              broker): nothing to do */
     CATALOG_SEQ_NEW,       /* first sight of this publisher: we may have missed
                               what it sent before we subscribed */
     CATALOG_SEQ_GAP,       /* seq jumped forward: events were lost */
-    CATALOG_SEQ_RESTART    /* seq went backwards: the publisher restarted */
+    CATALOG_SEQ_RESTART    /* seq went back to one not seen lately: the
+                              publisher restarted (or a broker delivered a
+                              stale copy); the last seq stays as it was */
 } catalog_seq_verdict_t;
 
 /* A verdict that means "invalidate everything". */

@@ -105,6 +105,7 @@ typedef struct {
     int64_t reconnect_at;  /* when sock is NULL */
     int64_t connected_at;
     int backoff_ms;
+    bool heard; /* the broker has sent something since link_open */
 } link_t;
 
 typedef struct {
@@ -176,6 +177,7 @@ static void link_open(worker_t *w, link_t *l)
     zsock_set_rcvtimeo(l->sock, 0); /* link_read never blocks */
     l->last_recv_ms = now;
     l->connected_at = now;
+    l->heard = false;
     zmsg_t *ready = smq_worker_ready_new(w->def->service);
     send_msg(l, &ready);
     /* Status right away, so /health knows about the database from the
@@ -297,6 +299,7 @@ static bool link_read(worker_t *w, link_t *l)
         return false;
     int64_t now = clock_mono_ms();
     l->last_recv_ms = now;
+    l->heard = true;
     smq_worker_msg_t wm;
     if (smq_worker_msg_decode(msg, &wm) != 0) {
         log_warn(NULL, "worker %d: malformed message from %s dropped", w->index, l->endpoint);
@@ -404,11 +407,20 @@ static void *worker_main(void *arg)
         }
         for (size_t i = 0; i < w->nlinks; i++) {
             link_t *l = &w->links[i];
-            if (l->sock && now - l->last_recv_ms > liveness) {
+            /* A link that has not heard from its broker since it opened
+             * stays as it is: ZeroMQ keeps reconnecting, and the READY
+             * queued in it reaches the broker the moment it is back, so a
+             * restarted broker (the second of two, say) gets its workers
+             * at once. Recycled, the link could also leave a broker that
+             * came up just then with our READY and a socket that is gone. */
+            if (l->sock && l->heard && now - l->last_recv_ms > liveness) {
                 log_warn(NULL, "worker %d: no message from %s for %lld ms; reconnecting in %d ms",
                          w->index, l->endpoint, (long long)(now - l->last_recv_ms),
                          l->backoff_ms);
-                link_drop(l, false);
+                /* Goodbye, in case the broker only hung: when it resumes it
+                 * reads that rather than dispatching to a socket that is
+                 * gone (for a liveness period, answering 502s). */
+                link_drop(l, true);
             } else if (!l->sock && now >= l->reconnect_at) {
                 link_open(w, l);
             }

@@ -86,6 +86,14 @@ static int loop_init(gateway_t *gw, gw_loop_t *L, int index, const struct sockad
     zsock_set_sndhwm(L->dealer, 100000);
     zsock_set_rcvhwm(L->dealer, 100000);
     zsock_set_linger(L->dealer, 0);
+    /* With two brokers, one that dies without closing its connections (a
+     * hung process, a lost host) would keep getting its share of requests
+     * until TCP gave up, minutes later. ZMTP heartbeats close the
+     * connection after three silent intervals, and ZMQ_IMMEDIATE then
+     * leaves that broker out of the round robin until it is back. */
+    int hb = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : 500;
+    zsock_set_heartbeat_ivl(L->dealer, hb);
+    zsock_set_heartbeat_timeout(L->dealer, 3 * hb);
     connect_ctx_t c = {L, 0};
     if (config_each_item(cfg->broker_endpoints, connect_broker, &c) == 0 || c.failed)
         return -1;

@@ -295,6 +295,16 @@ static void *relay_main(void *arg)
     }
     zsock_set_sndhwm(self->pub, 100000);
     zsock_set_linger(self->pub, 1000);
+    /* A broker that hung or lost its host would otherwise keep a half-open
+     * connection (its path never comes back): ZMTP heartbeats close it
+     * after three silent intervals. ZMQ_IMMEDIATE drops what was queued
+     * for a broker that went away instead of delivering it, stale, when
+     * the broker is back: subscribers got it through the other broker,
+     * or (with one) see a gap or a new publisher and invalidate anyway. */
+    int hb = self->cfg->heartbeat_ms > 0 ? self->cfg->heartbeat_ms : 1000;
+    zsock_set_heartbeat_ivl(self->pub, hb);
+    zsock_set_heartbeat_timeout(self->pub, 3 * hb);
+    zsock_set_immediate(self->pub, 1);
     config_each_item(self->cfg->events_pub_endpoints, connect_endpoint, self->pub);
     /* ZeroMQ's slow joiner: the proxy forwards subscriptions only once the
      * connection is up; publishing earlier would drop the first events.

@@ -303,11 +303,17 @@ static char **base_env(harness_t *self, const harness_opts_t *opts)
     hns_env_setf(&env, "ECOM_DATABASE_URL=%s", self->database_url);
     hns_env_setf(&env, "ECOM_REDIS_URL=%s", self->redis_url);
     hns_env_setf(&env, "ECOM_BROKER_BIND=%s", self->broker_ep);
-    hns_env_setf(&env, "ECOM_BROKER_ENDPOINTS=%s", self->broker_ep);
     hns_env_setf(&env, "ECOM_EVENTS_XSUB_BIND=%s", self->pub_ep);
     hns_env_setf(&env, "ECOM_EVENTS_XPUB_BIND=%s", self->sub_ep);
-    hns_env_setf(&env, "ECOM_EVENTS_PUB_ENDPOINTS=%s", self->pub_ep);
-    hns_env_setf(&env, "ECOM_EVENTS_SUB_ENDPOINTS=%s", self->sub_ep);
+    if (self->two_brokers) {
+        hns_env_setf(&env, "ECOM_BROKER_ENDPOINTS=%s,%s", self->broker_ep, self->broker2_ep);
+        hns_env_setf(&env, "ECOM_EVENTS_PUB_ENDPOINTS=%s,%s", self->pub_ep, self->pub2_ep);
+        hns_env_setf(&env, "ECOM_EVENTS_SUB_ENDPOINTS=%s,%s", self->sub_ep, self->sub2_ep);
+    } else {
+        hns_env_setf(&env, "ECOM_BROKER_ENDPOINTS=%s", self->broker_ep);
+        hns_env_setf(&env, "ECOM_EVENTS_PUB_ENDPOINTS=%s", self->pub_ep);
+        hns_env_setf(&env, "ECOM_EVENTS_SUB_ENDPOINTS=%s", self->sub_ep);
+    }
     hns_env_setf(&env, "ECOM_PORT=%d", self->http_port);
     hns_env_set(&env, "ECOM_HOST=127.0.0.1");
     hns_env_set(&env, "ECOM_LOG_LEVEL=info");
@@ -364,6 +370,25 @@ static proc_t *add_program(harness_t *self, const char *name, const char *progra
     return p;
 }
 
+/* The second broker: the same program with its own binds (the rest of the
+ * environment, including both endpoint lists, is the stack's). */
+static int start_broker2(harness_t *self, long long deadline)
+{
+    char bind[3][96];
+    snprintf(bind[0], sizeof bind[0], "ECOM_BROKER_BIND=%s", self->broker2_ep);
+    snprintf(bind[1], sizeof bind[1], "ECOM_EVENTS_XSUB_BIND=%s", self->pub2_ep);
+    snprintf(bind[2], sizeof bind[2], "ECOM_EVENTS_XPUB_BIND=%s", self->sub2_ep);
+    const char *const env[] = {bind[0], bind[1], bind[2], NULL};
+    proc_t *p = add_program(self, "broker2", "broker", env);
+    if (!p || proc_start(self, p) < 0)
+        return -1;
+    while (!hns_port_accepts(self->broker2_port) && hns_now_ms() < deadline && p->pid > 0) {
+        procs_poll(self);
+        hns_sleep_ms(5);
+    }
+    return p->pid > 0 ? 0 : -1;
+}
+
 static void fail_start(harness_t **self_p, const char *why)
 {
     harness_t *self = *self_p;
@@ -407,6 +432,16 @@ harness_t *harness_start(const harness_opts_t *opts)
     snprintf(self->broker_ep, sizeof self->broker_ep, "tcp://127.0.0.1:%d", self->broker_port);
     snprintf(self->pub_ep, sizeof self->pub_ep, "tcp://127.0.0.1:%d", self->xsub_port);
     snprintf(self->sub_ep, sizeof self->sub_ep, "tcp://127.0.0.1:%d", self->xpub_port);
+    if (opts && opts->two_brokers) {
+        self->two_brokers = true;
+        self->broker2_port = harness_free_port();
+        self->xsub2_port = harness_free_port();
+        self->xpub2_port = harness_free_port();
+        snprintf(self->broker2_ep, sizeof self->broker2_ep, "tcp://127.0.0.1:%d",
+                 self->broker2_port);
+        snprintf(self->pub2_ep, sizeof self->pub2_ep, "tcp://127.0.0.1:%d", self->xsub2_port);
+        snprintf(self->sub2_ep, sizeof self->sub2_ep, "tcp://127.0.0.1:%d", self->xpub2_port);
+    }
     self->env = base_env(self, opts);
     const char *port = hns_env_get(self->env, "ECOM_PORT");
     if (port)
@@ -478,6 +513,10 @@ harness_t *harness_start(const harness_opts_t *opts)
                 procs_poll(self);
                 hns_sleep_ms(5);
             }
+        if (i == 0 && self->two_brokers && start_broker2(self, deadline) < 0) {
+            fail_start(&self, "could not start broker2");
+            return NULL;
+        }
     }
 
     while (!stack_ready(self)) {
@@ -578,6 +617,10 @@ const char *harness_events_sub_endpoint(harness_t *self)
 const char *harness_broker_endpoint(harness_t *self)
 {
     return self->broker_ep;
+}
+const char *harness_broker2_endpoint(harness_t *self)
+{
+    return self->two_brokers ? self->broker2_ep : NULL;
 }
 const char *harness_dir(harness_t *self)
 {

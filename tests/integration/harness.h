@@ -20,6 +20,10 @@ typedef struct {
     bool no_catalog, no_order, no_customer; /* services to leave out */
     bool no_redis;                          /* do not start Redis */
     bool no_gateway;                        /* broker + services only */
+    /* Also start "broker2" on its own ports (request ROUTER, XSUB, XPUB);
+     * every gateway, worker, publisher and subscriber gets both brokers'
+     * endpoints (DESIGN §1: two brokers side by side). */
+    bool two_brokers;
     /* "KEY=VALUE" strings added to every process's environment, NULL-terminated. */
     const char *const *env;
 } harness_opts_t;
@@ -38,6 +42,8 @@ const char *harness_events_pub_endpoint(harness_t *self);
 const char *harness_broker_endpoint(harness_t *self);
 /* Where a test's own event subscriber connects (the broker's XPUB). */
 const char *harness_events_sub_endpoint(harness_t *self);
+/* With two_brokers: broker2's ROUTER endpoint; otherwise NULL. */
+const char *harness_broker2_endpoint(harness_t *self);
 /* The run's temporary directory (logs are <dir>/<proc>.log). */
 const char *harness_dir(harness_t *self);
 /* Path of a process's log file (stdout+stderr), or NULL for an unknown name. */
@@ -52,8 +58,8 @@ bool harness_program_exists(const char *program);
 pid_t harness_spawn(harness_t *self, const char *name, const char *program,
                     const char *const *env);
 
-/* Processes by name: "broker", "gateway", "catalog-svc", "order-svc",
- * "customer-svc", "redis", "postgres". */
+/* Processes by name: "broker" (and "broker2" with two_brokers), "gateway",
+ * "catalog-svc", "order-svc", "customer-svc", "redis", "postgres". */
 pid_t harness_pid(harness_t *self, const char *proc);
 /* Sends sig and, for SIGKILL/SIGTERM, waits for the process to exit. */
 int harness_kill(harness_t *self, const char *proc, int sig);

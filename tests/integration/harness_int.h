@@ -58,6 +58,9 @@ struct harness {
     int pg_port, redis_port, broker_port, xsub_port, xpub_port, http_port;
     char database_url[128], redis_url[128];
     char broker_ep[64], pub_ep[64], sub_ep[64];
+    bool two_brokers; /* "broker2" binds these; everyone connects to both */
+    int broker2_port, xsub2_port, xpub2_port;
+    char broker2_ep[64], pub2_ep[64], sub2_ep[64];
     char **env; /* base environment of the application processes */
     proc_t procs[MAX_PROCS];
     int nprocs;

@@ -41,7 +41,10 @@ static void lower_seq_means_restart(void **state)
     catalog_seq_observe(s, "p", 100, false, 0);
     assert_int_equal(catalog_seq_observe(s, "p", 1, false, 1), CATALOG_SEQ_RESTART);
     assert_true(catalog_seq_must_flush(CATALOG_SEQ_RESTART));
-    assert_int_equal(catalog_seq_observe(s, "p", 2, false, 2), CATALOG_SEQ_OK);
+    /* the mark stays at 100 (it may have been a stale copy): a publisher
+     * that restarted under its old id flushes until it passes it */
+    assert_int_equal(catalog_seq_observe(s, "p", 2, false, 2), CATALOG_SEQ_RESTART);
+    assert_int_equal(catalog_seq_observe(s, "p", 101, false, 3), CATALOG_SEQ_OK);
     catalog_seq_destroy(&s);
 }
 
@@ -52,6 +55,80 @@ static void same_seq_is_a_duplicate(void **state)
     assert_int_equal(catalog_seq_observe(s, "p", 5, false, 1), CATALOG_SEQ_DUPLICATE);
     assert_false(catalog_seq_must_flush(CATALOG_SEQ_DUPLICATE));
     assert_int_equal(catalog_seq_observe(s, "p", 6, false, 2), CATALOG_SEQ_OK);
+    catalog_seq_destroy(&s);
+}
+
+/* Two brokers: every message comes twice, one path a few behind. */
+static void late_copies_through_a_second_broker_are_duplicates(void **state)
+{
+    catalog_seq_t *s = catalog_seq_new(SILENCE);
+    assert_int_equal(catalog_seq_observe(s, "p", 5, false, 0), CATALOG_SEQ_NEW);
+    assert_int_equal(catalog_seq_observe(s, "p", 6, false, 1), CATALOG_SEQ_OK);
+    assert_int_equal(catalog_seq_observe(s, "p", 7, false, 2), CATALOG_SEQ_OK);
+    assert_int_equal(catalog_seq_observe(s, "p", 5, false, 3), CATALOG_SEQ_DUPLICATE);
+    assert_int_equal(catalog_seq_observe(s, "p", 6, false, 4), CATALOG_SEQ_DUPLICATE);
+    assert_int_equal(catalog_seq_observe(s, "p", 7, false, 5), CATALOG_SEQ_DUPLICATE);
+    assert_int_equal(catalog_seq_observe(s, "p", 8, false, 6), CATALOG_SEQ_OK);
+    /* the slow path's heartbeat still says 7 */
+    assert_int_equal(catalog_seq_observe(s, "p", 7, true, 7), CATALOG_SEQ_DUPLICATE);
+    assert_int_equal(catalog_seq_observe(s, "p", 8, true, 8), CATALOG_SEQ_OK);
+    assert_int_equal(catalog_seq_observe(s, "p", 8, false, 9), CATALOG_SEQ_DUPLICATE);
+    /* one path lost 9 (its broker died), the other delivered it: no gap */
+    assert_int_equal(catalog_seq_observe(s, "p", 9, false, 10), CATALOG_SEQ_OK);
+    assert_int_equal(catalog_seq_observe(s, "p", 10, false, 11), CATALOG_SEQ_OK);
+    assert_int_equal(catalog_seq_observe(s, "p", 10, false, 12), CATALOG_SEQ_DUPLICATE);
+    /* both lost 11: a gap all the same */
+    assert_int_equal(catalog_seq_observe(s, "p", 12, false, 13), CATALOG_SEQ_GAP);
+    catalog_seq_destroy(&s);
+}
+
+/* A lower seq seen too long ago, or never, is not a late copy. */
+static void old_or_unseen_lower_seq_is_a_restart(void **state)
+{
+    catalog_seq_t *s = catalog_seq_new(SILENCE);
+    catalog_seq_observe(s, "p", 10, false, 0);
+    catalog_seq_observe(s, "p", 11, false, 1);
+    assert_int_equal(catalog_seq_observe(s, "p", 10, false, 600), CATALOG_SEQ_RESTART);
+    /* the last one again, much later: not a redelivery either */
+    assert_int_equal(catalog_seq_observe(s, "p", 11, false, 601), CATALOG_SEQ_RESTART);
+    assert_int_equal(catalog_seq_observe(s, "p", 12, false, 602), CATALOG_SEQ_OK);
+    /* never seen at all, however recent */
+    assert_int_equal(catalog_seq_observe(s, "p", 3, false, 603), CATALOG_SEQ_RESTART);
+    /* heartbeats alike */
+    assert_int_equal(catalog_seq_observe(s, "p", 13, false, 604), CATALOG_SEQ_OK);
+    assert_int_equal(catalog_seq_observe(s, "p", 12, true, 605), CATALOG_SEQ_DUPLICATE);
+    assert_int_equal(catalog_seq_observe(s, "p", 0, true, 606), CATALOG_SEQ_RESTART);
+    catalog_seq_destroy(&s);
+}
+
+/* A broker that hung, then resumed, delivers events long gone: each one
+ * flushes, but the fresh ones from the other broker after it are still in
+ * order (no flush on every fresh event as if it were a gap). */
+static void stale_copies_do_not_turn_fresh_events_into_gaps(void **state)
+{
+    catalog_seq_t *s = catalog_seq_new(SILENCE);
+    for (uint64_t q = 1; q <= 50; q++)
+        catalog_seq_observe(s, "p", q, false, (int64_t)q);
+    for (uint64_t q = 20; q <= 30; q++) {
+        assert_int_equal(catalog_seq_observe(s, "p", q, false, 5000 + (int64_t)q),
+                         CATALOG_SEQ_RESTART); /* stale, from the resumed one */
+        assert_int_equal(catalog_seq_observe(s, "p", q + 31, false, 5000 + (int64_t)q),
+                         CATALOG_SEQ_OK); /* fresh, from the other */
+    }
+    catalog_seq_destroy(&s);
+}
+
+/* A publisher restarted under its old id: every event up to the old mark
+ * flushes (seen long ago or never), then it is in order again. */
+static void restart_under_the_same_id_never_trusts_an_old_seq(void **state)
+{
+    catalog_seq_t *s = catalog_seq_new(SILENCE);
+    for (uint64_t q = 1; q <= 5; q++)
+        catalog_seq_observe(s, "p", q, false, (int64_t)q);
+    for (uint64_t q = 1; q <= 5; q++)
+        assert_int_equal(catalog_seq_observe(s, "p", q, false, 2000 + (int64_t)q),
+                         CATALOG_SEQ_RESTART);
+    assert_int_equal(catalog_seq_observe(s, "p", 6, false, 2006), CATALOG_SEQ_OK);
     catalog_seq_destroy(&s);
 }
 
@@ -120,6 +197,10 @@ int main(void)
         cmocka_unit_test(gap_is_detected),
         cmocka_unit_test(lower_seq_means_restart),
         cmocka_unit_test(same_seq_is_a_duplicate),
+        cmocka_unit_test(late_copies_through_a_second_broker_are_duplicates),
+        cmocka_unit_test(old_or_unseen_lower_seq_is_a_restart),
+        cmocka_unit_test(stale_copies_do_not_turn_fresh_events_into_gaps),
+        cmocka_unit_test(restart_under_the_same_id_never_trusts_an_old_seq),
         cmocka_unit_test(heartbeat_carries_current_seq),
         cmocka_unit_test(first_heartbeat_is_new),
         cmocka_unit_test(publishers_are_independent),
