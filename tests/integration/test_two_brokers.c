@@ -257,7 +257,7 @@ static bool ok_status(int st)
  * settle_ms after it succeeded. Prints a summary. */
 static void check_samples(const char *what, int64_t kill_ms, int settle_ms)
 {
-    int ok = 0, failed = 0, late_failed = 0, after = 0;
+    int ok = 0, failed = 0, late_failed = 0, after = 0, n502 = 0, n503 = 0, n504 = 0;
     int64_t first_ok_after = -1;
     for (int i = 0; i < nsamples; i++) {
         sample_t *s = &samples[i];
@@ -267,6 +267,9 @@ static void check_samples(const char *what, int64_t kill_ms, int settle_ms)
                 first_ok_after = s->end_ms;
         } else {
             failed++;
+            n502 += s->status == 502;
+            n503 += s->status == 503;
+            n504 += s->status == 504;
             if (s->status != 502 && s->status != 503 && s->status != 504)
                 fail_msg("%s: a request started %lld ms after the kill got %d", what,
                          (long long)(s->start_ms - kill_ms), s->status);
@@ -280,9 +283,9 @@ static void check_samples(const char *what, int64_t kill_ms, int settle_ms)
             }
         }
     }
-    printf("# %s: %d requests, %d ok, %d failed (502/503/504); %d started > %d ms after, "
-           "%d of them failed; first success %lld ms after the kill\n",
-           what, nsamples, ok, failed, after, settle_ms, late_failed,
+    printf("# %s: %d requests, %d ok, %d failed (%d 502, %d 503, %d 504); %d started > %d ms "
+           "after, %d of them failed; first success %lld ms after the kill\n",
+           what, nsamples, ok, failed, n502, n503, n504, after, settle_ms, late_failed,
            (long long)(first_ok_after - kill_ms));
     assert_true(after > 20);
     assert_int_equal(late_failed, 0);
