@@ -345,9 +345,9 @@ static void test_kill_9_broker2(void **state)
     usleep(1000 * 1000);
     int64_t kill_ms = clock_mono_ms();
     assert_int_equal(harness_kill(h, "broker2", SIGKILL), 0);
-    usleep((REQUEST_TIMEOUT_MS + 1500) * 1000);
+    usleep((REQUEST_TIMEOUT_MS + 1500 * harness_time_scale()) * 1000);
     traffic_end();
-    check_samples("kill -9 broker2", kill_ms, 1000);
+    check_samples("kill -9 broker2", kill_ms, 1000 * harness_time_scale());
     for (int i = 0; i < 10; i++)
         health_is_full(); /* broker answers for everyone */
     order_invalidates_cached_stock(); /* events through broker alone */
@@ -399,10 +399,10 @@ static void test_hung_broker2_is_left_out(void **state)
     usleep(1000 * 1000);
     int64_t stop_ms = clock_mono_ms();
     assert_int_equal(harness_kill(h, "broker2", SIGSTOP), 0);
-    usleep((REQUEST_TIMEOUT_MS + 2500) * 1000);
+    usleep((REQUEST_TIMEOUT_MS + 2500 * harness_time_scale()) * 1000);
     traffic_end();
-    /* 3 heartbeats (1.5 s) to notice, then a request or two still sent */
-    check_samples("SIGSTOP broker2", stop_ms, 2000);
+    /* 3 heartbeats (1.5 s, scaled by the harness too) to notice */
+    check_samples("SIGSTOP broker2", stop_ms, 2000 * harness_time_scale());
     for (int i = 0; i < 10; i++)
         health_is_full();
     order_invalidates_cached_stock();
@@ -441,9 +441,9 @@ static void test_then_kill_9_broker(void **state)
     usleep(1000 * 1000);
     int64_t kill_ms = clock_mono_ms();
     assert_int_equal(harness_kill(h, "broker", SIGKILL), 0);
-    usleep((REQUEST_TIMEOUT_MS + 1500) * 1000);
+    usleep((REQUEST_TIMEOUT_MS + 1500 * harness_time_scale()) * 1000);
     traffic_end();
-    check_samples("kill -9 broker", kill_ms, 1000);
+    check_samples("kill -9 broker", kill_ms, 1000 * harness_time_scale());
     for (int i = 0; i < 10; i++)
         health_is_full();
     order_invalidates_cached_stock(); /* events through the restarted broker2 */
