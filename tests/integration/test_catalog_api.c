@@ -66,7 +66,7 @@ static void cache_counters_settled(long *hits, long *misses)
 {
     cache_counters(hits, misses);
     for (int i = 0; i < 20; i++) {
-        usleep(600 * 1000);
+        usleep(600 * 1000 * harness_time_scale()); /* > one heartbeat */
         long h2, m2;
         cache_counters(&h2, &m2);
         if (h2 == *hits && m2 == *misses)
@@ -97,7 +97,7 @@ static void list_counters_settled(long *hits)
 {
     *hits = list_hits();
     for (int i = 0; i < 20; i++) {
-        usleep(600 * 1000);
+        usleep(600 * 1000 * harness_time_scale()); /* > one heartbeat */
         long h2 = list_hits();
         if (h2 == *hits)
             return;
