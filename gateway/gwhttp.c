@@ -537,6 +537,42 @@ static enum MHD_Result dispatch(slot_t *s)
     return proceed(s);
 }
 
+/* Every X-Forwarded-For line, in the order received, as one list: a proxy
+ * may add a line of its own below the client's (HAProxy does) instead of
+ * appending to it, and RFC 9110 5.3 makes the lines one comma list. Reading
+ * only the first line would let the client's own line pick its address. */
+typedef struct {
+    const char *first; /* MHD's, when there is one line */
+    char *joined;      /* malloc'd, when there are more */
+    bool failed;       /* out of memory: trust no line */
+} xff_lines_t;
+
+static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    xff_lines_t *x = cls;
+    if (!key || !value || strcasecmp(key, "X-Forwarded-For") != 0)
+        return MHD_YES;
+    if (!x->first) {
+        x->first = value;
+        return MHD_YES;
+    }
+    const char *prev = x->joined ? x->joined : x->first;
+    size_t a = strlen(prev), b = strlen(value);
+    char *j = malloc(a + 2 + b + 1);
+    if (!j) {
+        x->failed = true;
+        return MHD_NO;
+    }
+    memcpy(j, prev, a);
+    memcpy(j + a, ", ", 2);
+    memcpy(j + a + 2, value, b + 1);
+    free(x->joined);
+    x->joined = j;
+    return MHD_YES;
+}
+
 /* First call: headers are in. Decide what can be decided before the body. */
 static enum MHD_Result on_headers(slot_t *s, struct MHD_Connection *conn, const char *method)
 {
@@ -559,11 +595,14 @@ static enum MHD_Result on_headers(slot_t *s, struct MHD_Connection *conn, const 
         s->authz_len = 0;
     }
     s->ctype_in = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    const char *xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+    xff_lines_t xff = {NULL, NULL, false};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_collect, &xff);
+    const char *xff_list = xff.failed ? NULL : xff.joined ? xff.joined : xff.first;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || clientip_resolve(gw->trusted, ci->client_addr, xff, s->ip, sizeof s->ip) != 0)
+    if (!ci || clientip_resolve(gw->trusted, ci->client_addr, xff_list, s->ip, sizeof s->ip) != 0)
         snprintf(s->ip, sizeof s->ip, "0.0.0.0");
+    free(xff.joined);
 
     if (s->uri_too_long) {
         s->req.status = 414;

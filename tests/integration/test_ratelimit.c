@@ -267,6 +267,15 @@ static void test_trusted_proxy_xff(void **state)
     assert_int_equal(get_status(port, LIMITED, "6.6.6.6, 203.0.113.1"), 429);
     assert_int_equal(get_status(port, LIMITED, "203.0.113.1, 10.1.1.1"), 429);
     assert_int_equal(get_status(port, LIMITED, " 203.0.113.1 "), 429);
+    /* A proxy that adds a header line of its own (HAProxy's "option
+     * forwardfor") rather than appending to the client's: the lines are one
+     * list (RFC 9110 5.3), so the client's line on top cannot pick its IP. */
+    const char *const two_lines[] = {"X-Forwarded-For: 6.6.6.6", "X-Forwarded-For: 203.0.113.1",
+                                     NULL};
+    memset(&r, 0, sizeof r);
+    assert_int_equal(http_request_port(port, "GET", LIMITED, NULL, 0, two_lines, &r), 0);
+    assert_int_equal(r.status, 429);
+    http_resp_clear(&r);
     /* Without the header the proxy itself is the client. */
     assert_int_equal(get_status(port, LIMITED, NULL), 200);
     assert_int_equal(redis_exists(harness_redis_port(h), "rl:203.0.113.1"), 1);
