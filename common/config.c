@@ -254,20 +254,19 @@ static int dotenv_read(dotenv_t *env, const char *path, char *err, size_t errlen
 static void show_value(const cf_field_t *f, const char *value, char *out, size_t outlen)
 {
     char buf[96];
-    snprintf(buf, sizeof(buf), "%s", value);
-    if (strlen(value) >= sizeof(buf))
+    /* Masked on the whole value, before shortening: a password longer than
+     * the excerpt would otherwise lose its '@' and be shown. The last '@'
+     * ends it, since a password may hold one (too much hidden is fine). */
+    const char *s = f->type == CF_PGURL || f->type == CF_REDISURL ? strstr(value, "://") : NULL;
+    const char *at = s ? strrchr(s + 3, '@') : NULL;
+    const char *colon = s ? strchr(s + 3, ':') : NULL;
+    int n;
+    if (at && colon && colon < at) /* scheme://user:password@host -> scheme://user:***@host */
+        n = snprintf(buf, sizeof(buf), "%.*s:***%s", (int)(colon - value), value, at);
+    else
+        n = snprintf(buf, sizeof(buf), "%s", value);
+    if (n < 0 || (size_t)n >= sizeof(buf))
         memcpy(buf + sizeof(buf) - 4, "...", 4);
-    if (f->type == CF_PGURL || f->type == CF_REDISURL) {
-        /* scheme://user:password@host -> scheme://user:***@host */
-        char *s = strstr(buf, "://");
-        char *at = s ? strchr(s + 3, '@') : NULL;
-        char *colon = s ? strchr(s + 3, ':') : NULL;
-        if (at && colon && colon < at) {
-            char masked[sizeof(buf)];
-            snprintf(masked, sizeof(masked), "%.*s:***%s", (int)(colon - buf), buf, at);
-            memcpy(buf, masked, sizeof(buf));
-        }
-    }
     for (char *p = buf; *p; p++)
         if ((unsigned char)*p < 0x20)
             *p = '?';

@@ -227,6 +227,23 @@ static void test_password_not_echoed(void **state)
     assert_int_equal(config_load_from(&cfg, NULL, err, sizeof(err)), -1);
     assert_null(strstr(err, "hunter2"));
     assert_non_null(strstr(err, "admin:***@db"));
+
+    /* A password longer than the quoted excerpt: its '@' is cut off, and
+     * the start of the password must not be shown for want of it. */
+    char url[300];
+    snprintf(url, sizeof(url), "mysql://admin:%0120d@db/x", 7);
+    setenv("ECOM_DATABASE_URL", url, 1);
+    assert_int_equal(config_load_from(&cfg, NULL, err, sizeof(err)), -1);
+    assert_null(strstr(err, "0000"));
+    assert_non_null(strstr(err, "admin:***"));
+
+    /* An '@' inside the password: everything up to the last one is hidden. */
+    setenv("ECOM_REDIS_URL", "rediss://:hunter2@tail@cache:6379/0", 1);
+    setenv("ECOM_DATABASE_URL", "postgresql://x@y/z", 1);
+    assert_int_equal(config_load_from(&cfg, NULL, err, sizeof(err)), -1);
+    assert_null(strstr(err, "tail@"));
+    assert_null(strstr(err, "hunter2"));
+    assert_non_null(strstr(err, ":***@cache"));
 }
 
 static void collect(const char *item, void *arg)
