@@ -394,6 +394,26 @@ static void test_status_transitions(void **state)
     assert_int_equal(admin_json(h, "PATCH", "/api/v1/orders/x/status", NULL, &j), 422);
     json_decref(j);
 
+    /* A cancel whose restore cannot fit the stock column (restocked to near
+     * INT32_MAX meanwhile) is refused as a conflict, not a 500, and nothing
+     * changes. */
+    json_t *o2 = NULL;
+    assert_int_equal(post_order(body, NULL, &o2), 201);
+    const char *oid2 = json_string_value(json_object_get(o2, "id"));
+    assert_int_equal(fixture_sql_long(h, "UPDATE products SET stock = 2147483647 - 1"
+                                         " WHERE id = '%s' RETURNING stock", pid),
+                     2147483646);
+    assert_int_equal(set_status(oid2, "cancelled", &j), 409);
+    assert_non_null(strstr(fixture_str(j, "detail"), "Cannot cancel"));
+    json_decref(j);
+    assert_int_equal(product_stock_db(pid), 2147483646);
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/orders/%s", oid2);
+    assert_int_equal(http_json(h, "GET", path, NULL, &j), 200);
+    assert_string_equal(fixture_str(j, "status"), "pending");
+    json_decref(j);
+    json_decref(o2);
+
     json_decref(o);
     free(body);
     free(pid);
