@@ -1,6 +1,7 @@
 /* catalog_cache: Redis cache-aside with per-thread connections and backoff
  * (see catalog_cache.h for the key layout and the rules). */
 #include "catalog_cache.h"
+#include "cache_keys.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -70,54 +71,6 @@ static void tconn_free(void *p)
     free(t);
 }
 
-int catalog_cache_parse_url(const char *url, char *host, size_t hostcap, int *port, char *password,
-                            size_t pwcap, int *db)
-{
-    const char *s = url;
-    *port = 6379;
-    *db = 0;
-    if (pwcap)
-        password[0] = '\0';
-    if (strncmp(s, "redis://", 8) != 0)
-        return -1;
-    s += 8;
-    const char *at = strchr(s, '@');
-    const char *slash = strchr(s, '/');
-    if (at && (!slash || at < slash)) {
-        const char *colon = memchr(s, ':', (size_t)(at - s));
-        const char *pw = colon ? colon + 1 : s;
-        size_t n = (size_t)(at - pw);
-        if (n >= pwcap)
-            return -1;
-        memcpy(password, pw, n);
-        password[n] = '\0';
-        s = at + 1;
-    }
-    size_t hostlen = strcspn(s, ":/");
-    if (hostlen == 0 || hostlen >= hostcap)
-        return -1;
-    memcpy(host, s, hostlen);
-    host[hostlen] = '\0';
-    s += hostlen;
-    if (*s == ':') {
-        char *end;
-        long p = strtol(s + 1, &end, 10);
-        if (end == s + 1 || p < 1 || p > 65535)
-            return -1;
-        *port = (int)p;
-        s = end;
-    }
-    if (*s == '/' && s[1]) {
-        char *end;
-        long d = strtol(s + 1, &end, 10);
-        if (end == s + 1 || *end || d < 0 || d > 1000)
-            return -1;
-        *db = (int)d;
-    } else if (*s && strcmp(s, "/") != 0) {
-        return -1;
-    }
-    return 0;
-}
 
 catalog_cache_t *catalog_cache_new(const config_t *cfg)
 {
@@ -127,12 +80,12 @@ catalog_cache_t *catalog_cache_new(const config_t *cfg)
     self->enabled = cfg->redis_enabled;
     self->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 100;
     self->ttl_s = cfg->redis_cache_ttl > 0 ? cfg->redis_cache_ttl : 300;
-    const char *prefix = getenv("ECOM_CATALOG_CACHE_PREFIX");
+    const char *prefix = getenv(CACHE_PREFIX_ENV);
     snprintf(self->prefix, sizeof self->prefix, "%s", prefix ? prefix : "");
-    snprintf(self->gen_key, sizeof self->gen_key, "%scatalog:gen", self->prefix);
-    snprintf(self->pgen_key, sizeof self->pgen_key, "%scatalog:pgen", self->prefix);
+    snprintf(self->gen_key, sizeof self->gen_key, CACHE_LIST_GEN_KEY_FMT, self->prefix);
+    snprintf(self->pgen_key, sizeof self->pgen_key, CACHE_PRODUCT_GEN_KEY_FMT, self->prefix);
     if (self->enabled &&
-        catalog_cache_parse_url(cfg->redis_url, self->host, sizeof self->host, &self->port,
+        cache_redis_url_parse(cfg->redis_url, self->host, sizeof self->host, &self->port,
                                 self->password, sizeof self->password, &self->db) != 0) {
         log_error(NULL, "ECOM_REDIS_URL is not redis://host:port/db; cache disabled");
         self->enabled = false;
@@ -361,7 +314,7 @@ catalog_cache_rc_t catalog_cache_product_get(catalog_cache_t *self, const char *
     if (!self->enabled)
         return CATALOG_CACHE_DOWN;
     char key[MAX_KEY];
-    snprintf(key, sizeof key, "%sproduct:%s", self->prefix, id);
+    snprintf(key, sizeof key, CACHE_PRODUCT_KEY_FMT, self->prefix, id);
     const char *argv[] = {"MGET", self->pgen_key, key};
     cmd_t cmd = {3, argv, NULL};
     redisReply *r;
@@ -398,7 +351,7 @@ static void product_set(catalog_cache_t *self, const char *id, const char *gen, 
                         const char *json, bool bump_lists)
 {
     char key[MAX_KEY], ver[24], ttl[16];
-    snprintf(key, sizeof key, "%sproduct:%s", self->prefix, id);
+    snprintf(key, sizeof key, CACHE_PRODUCT_KEY_FMT, self->prefix, id);
     snprintf(ver, sizeof ver, "%ld", json ? version : 0L);
     snprintf(ttl, sizeof ttl, "%d", json ? ttl_jitter(self, self->ttl_s) : NEGATIVE_TTL_S);
     const char *argv[] = {"EVAL", product_set_lua,  "2", key, self->pgen_key, gen,
@@ -538,7 +491,7 @@ void catalog_cache_products_changed(catalog_cache_t *self, const char *const *id
     argv[0] = "DEL";
     int ok = 1;
     for (int i = 0; i < n; i++) {
-        if (asprintf(&keys[i], "%sproduct:%s", self->prefix, ids[i]) < 0) {
+        if (asprintf(&keys[i], CACHE_PRODUCT_KEY_FMT, self->prefix, ids[i]) < 0) {
             keys[i] = NULL;
             ok = 0;
             break;

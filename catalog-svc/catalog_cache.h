@@ -89,8 +89,5 @@ bool catalog_cache_available(catalog_cache_t *self);
 void catalog_cache_list_counters(catalog_cache_t *self, long *hits, long *misses);
 void catalog_cache_counters(catalog_cache_t *self, long *hits, long *misses);
 
-/* Parses redis://[:password@]host[:port][/db]. For tests. 0 or -1. */
-int catalog_cache_parse_url(const char *url, char *host, size_t hostcap, int *port, char *password,
-                            size_t pwcap, int *db);
 
 #endif

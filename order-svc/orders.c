@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "log.h"
 #include "service.h"
+#include "order_cache.h"
 #include "order_request.h"
 #include "order_sql.h"
 #include "pgpool.h"
@@ -26,6 +27,7 @@ struct orders {
     const config_t *cfg;
     pgpool_t *pool; /* borrowed */
     outbox_relay_t *relay;
+    order_cache_t *cache; /* direct invalidation after commit (read-your-writes) */
     atomic_long requests; /* every request, whatever its outcome */
     atomic_long created;
     atomic_long rejected;
@@ -45,6 +47,11 @@ orders_t *orders_new(pgpool_t *pool, const config_t *cfg, outbox_relay_t *relay)
     self->cfg = cfg;
     self->relay = relay;
     self->pool = pool;
+    self->cache = order_cache_new(cfg);
+    if (!self->cache) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
@@ -52,6 +59,7 @@ void orders_destroy(orders_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    order_cache_destroy(&(*self_p)->cache);
     free(*self_p);
     *self_p = NULL;
 }
@@ -139,9 +147,12 @@ static PGresult *db_run(orders_t *self, const svc_request_t *req, const char *st
 static int reply_code_body(orders_t *self, svc_reply_t *rep, PGresult *res)
 {
     int code = atoi(PQgetvalue(res, 0, 0));
-    if (self->relay && !PQgetisnull(res, 0, 2) && !PQgetisnull(res, 0, 3))
-        outbox_relay_publish_now(self->relay, atoll(PQgetvalue(res, 0, 2)), SMQ_TOPIC_STOCK,
-                                 PQgetvalue(res, 0, 3), EVENT_WAIT_MS);
+    if (!PQgetisnull(res, 0, 2) && !PQgetisnull(res, 0, 3)) {
+        order_cache_invalidate(self->cache, PQgetvalue(res, 0, 3));
+        if (self->relay)
+            outbox_relay_publish_now(self->relay, atoll(PQgetvalue(res, 0, 2)),
+                                     SMQ_TOPIC_STOCK, PQgetvalue(res, 0, 3), EVENT_WAIT_MS);
+    }
     svc_reply_copy(rep, code, PQgetvalue(res, 0, 1));
     return code;
 }
