@@ -126,6 +126,8 @@ char *order_request_products_text(const order_request_t *req)
 {
     char *s = malloc(req->nlines * 37 + 3);
     size_t o = 0;
+    if (!s)
+        return NULL;
     s[o++] = '{';
     for (size_t i = 0; i < req->nlines; i++) {
         if (i)
@@ -142,6 +144,8 @@ char *order_request_quantities_text(const order_request_t *req)
 {
     size_t cap = req->nlines * 21 + 3, o = 0;
     char *s = malloc(cap);
+    if (!s)
+        return NULL;
     s[o++] = '{';
     for (size_t i = 0; i < req->nlines; i++)
         o += (size_t)snprintf(s + o, cap - o, "%s%lld", i ? "," : "",
@@ -154,6 +158,8 @@ char *order_request_canonical(const order_request_t *req)
 {
     size_t cap = 37 + req->nlines * (37 + 22) + 1, o = 0;
     char *s = malloc(cap);
+    if (!s)
+        return NULL;
     o += (size_t)snprintf(s, cap, "%s|", req->customer_id);
     for (size_t i = 0; i < req->nlines; i++)
         o += (size_t)snprintf(s + o, cap - o, "%s%s:%lld", i ? "," : "", req->lines[i].product_id,

@@ -30,7 +30,7 @@ typedef struct {
 int order_request_parse(const char *body, size_t len, order_request_t *req, json_t *errs);
 void order_request_clear(order_request_t *req);
 
-/* PostgreSQL array literals "{id,id}" and "{q,q}" (malloc'd). */
+/* PostgreSQL array literals "{id,id}" and "{q,q}" (malloc'd; NULL when out of memory). */
 char *order_request_products_text(const order_request_t *req);
 char *order_request_quantities_text(const order_request_t *req);
 /* A canonical text of the request ("customer|pid:q,..."): two bodies that

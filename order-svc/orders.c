@@ -182,17 +182,22 @@ static void orders_create(void *app, const svc_request_t *req, svc_reply_t *rep)
 
     char *products = order_request_products_text(&order);
     char *quantities = order_request_quantities_text(&order);
+    char *canonical = req->idem_key ? order_request_canonical(&order) : NULL;
     PGresult *res;
-    if (req->idem_key) {
-        char *canonical = order_request_canonical(&order);
+    if (!products || !quantities || (req->idem_key && !canonical)) {
+        /* Out of memory: a NULL would reach the database as an SQL NULL
+         * (and a NULL request hash would replay another body's outcome). */
+        res = NULL;
+        svc_reply_detail(rep, 500, "Internal server error");
+    } else if (req->idem_key) {
         const char *vals[] = {req->idem_key, canonical, order.customer_id, products, quantities};
         /* Safe to resend: a committed first attempt is replayed, not repeated. */
         res = db_run(self, req, ORDER_SQL_PLACE_IDEM, 5, vals, true, rep);
-        free(canonical);
     } else {
         const char *vals[] = {order.customer_id, products, quantities};
         res = db_run(self, req, ORDER_SQL_PLACE, 3, vals, false, rep);
     }
+    free(canonical);
     free(products);
     free(quantities);
     order_request_clear(&order);

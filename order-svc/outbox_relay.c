@@ -147,8 +147,12 @@ static void drain_fast(outbox_relay_t *self)
         publish_event(self, queue[i].topic, queue[i].payload);
         free(queue[i].payload);
         if (self->fast_len == self->fast_cap) {
-            self->fast_cap = self->fast_cap ? self->fast_cap * 2 : 256;
-            self->fast_ids = realloc(self->fast_ids, self->fast_cap * sizeof *self->fast_ids);
+            size_t cap = self->fast_cap ? self->fast_cap * 2 : 256;
+            fast_id_t *ids = realloc(self->fast_ids, cap * sizeof *ids);
+            if (!ids)
+                continue; /* not remembered: the pass publishes it again, harmless */
+            self->fast_ids = ids;
+            self->fast_cap = cap;
         }
         self->fast_ids[self->fast_len++] = (fast_id_t){queue[i].id, now};
     }
