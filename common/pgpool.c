@@ -30,6 +30,7 @@ struct pgpool {
     const pgpool_stmt_t *stmts;
     int size, max_open;
     int timeout_ms;
+    int statement_timeout_ms; /* ECOM_REQUEST_TIMEOUT_MS; 0: none */
     int64_t recycle_ms;   /* 0: never */
     int64_t preping_idle_ms;
 
@@ -58,6 +59,7 @@ pgpool_t *pgpool_new(const config_t *cfg, const pgpool_stmt_t *stmts)
     self->size = cfg->db_pool_size > 0 ? cfg->db_pool_size : 1;
     self->max_open = self->size + (cfg->db_max_overflow > 0 ? cfg->db_max_overflow : 0);
     self->timeout_ms = cfg->db_pool_timeout_s * 1000;
+    self->statement_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 0;
     self->recycle_ms = (int64_t)cfg->db_pool_recycle_s * 1000;
     self->preping_idle_ms = cfg->db_preping_idle_ms;
     self->slots = calloc((size_t)self->max_open, sizeof(slot_t));
@@ -153,6 +155,25 @@ static PGconn *conn_open(pgpool_t *self)
         return NULL;
     }
     PQsetNoticeProcessor(conn, notice_to_log, NULL);
+    /* No statement may outlive the request it serves: by then the gateway
+     * has answered 504, and a wait on a lock (or a runaway plan) would hold
+     * the worker thread and the connection for as long as it lasts. SET,
+     * not an "options" connect parameter, which would replace any the URL
+     * carries. */
+    if (self->statement_timeout_ms > 0) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "SET statement_timeout = %d", self->statement_timeout_ms);
+        PGresult *res = PQexec(conn, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            log_error(NULL, "setting statement_timeout failed: %s",
+                      one_line(res ? PQresultErrorMessage(res) : PQerrorMessage(conn), line,
+                               sizeof(line)));
+            PQclear(res);
+            PQfinish(conn);
+            return NULL;
+        }
+        PQclear(res);
+    }
     for (const pgpool_stmt_t *st = self->stmts; st && st->name; st++) {
         PGresult *res = PQprepare(conn, st->name, st->sql, 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {

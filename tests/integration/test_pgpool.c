@@ -27,6 +27,7 @@ static const char *db_url;
 static const pgpool_stmt_t stmts[] = {
     {"t_add", "SELECT $1::int + 1"},
     {"t_pid", "SELECT pg_backend_pid()"},
+    {"t_sleep", "SELECT pg_sleep($1::float8)"},
     {NULL, NULL},
 };
 
@@ -124,6 +125,36 @@ static void *waiter_main(void *arg)
     w->got = pgpool_acquire(w->pool, 3000);
     w->waited = clock_mono_ms() - t0;
     return NULL;
+}
+
+/* A statement is cancelled once it outlives ECOM_REQUEST_TIMEOUT_MS (the
+ * client has had its 504 by then) instead of holding the worker thread,
+ * and the connection stays usable. */
+static void test_statement_timeout(void **state)
+{
+    (void)state;
+    config_t cfg;
+    make_cfg(&cfg, 1, 0);
+    cfg.request_timeout_ms = 300;
+    pgpool_t *pool = pgpool_new(&cfg, stmts);
+    assert_non_null(pool);
+    PGconn *conn = pgpool_acquire(pool, 1000);
+    assert_non_null(conn);
+    const char *secs[] = {"5"};
+    int64_t t0 = clock_mono_ms();
+    PGresult *res = pgpool_exec(conn, "t_sleep", 1, secs);
+    int64_t took = clock_mono_ms() - t0;
+    assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+    assert_string_equal(pgpool_sqlstate(res), "57014");
+    assert_false(pgpool_is_conn_error(conn, res));
+    PQclear(res);
+    assert_true(took >= 250 && took < 3000);
+    const char *one[] = {"1"};
+    res = pgpool_exec(conn, "t_add", 1, one);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    pgpool_release(pool, conn);
+    pgpool_destroy(&pool);
 }
 
 static void test_waiter_wakes_on_release(void **state)
@@ -387,6 +418,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_acquire_release_and_limits),
         cmocka_unit_test(test_waiter_wakes_on_release),
+        cmocka_unit_test(test_statement_timeout),
         cmocka_unit_test(test_release_rolls_back),
         cmocka_unit_test(test_reconnect_after_terminate_recently_used),
         cmocka_unit_test(test_reconnect_after_terminate_preping),
