@@ -447,6 +447,9 @@ bool pgpool_is_conn_error(PGconn *conn, const PGresult *res)
     if (!conn || PQstatus(conn) != CONNECTION_OK || !res)
         return true;
     const char *s = pgpool_sqlstate(res);
+    /* 57014: statement_timeout (the request's deadline) fired. The gateway
+     * has answered 504 already; for logs and metrics it is an unavailable
+     * database (503), not a server bug (500). */
     return strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P02") == 0 ||
-           strcmp(s, "57P03") == 0;
+           strcmp(s, "57P03") == 0 || strcmp(s, "57014") == 0;
 }

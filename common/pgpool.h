@@ -51,7 +51,8 @@ void pgpool_stats(pgpool_t *self, pgpool_stats_t *out);
 
 /* SQLSTATE classes callers retry or map to 503. */
 bool pgpool_is_retryable(const PGresult *res);  /* 40001, 40P01 */
-bool pgpool_is_conn_error(PGconn *conn, const PGresult *res); /* class 08 / 57P01 / bad conn */
+/* class 08, 57P01-3, a bad connection, or 57014 (statement_timeout): answer 503 */
+bool pgpool_is_conn_error(PGconn *conn, const PGresult *res);
 /* SQLSTATE of a failed result ("" if none). */
 const char *pgpool_sqlstate(const PGresult *res);
 
