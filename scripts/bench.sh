@@ -237,7 +237,8 @@ PROD="/api/v1/products/$PID1"
 LIST="/api/v1/products?page=1&page_size=20"
 # The ratios of the targets: interleaved rounds.
 rounds "$ROUNDS" bare "$BARE" "$CONNS" product "$BASE$PROD" "$CONNS" \
-    product-ratelimit-off "$BASE2$PROD" "$CONNS" list "$BASE$LIST" "$CONNS"
+    product-ratelimit-off "$BASE2$PROD" "$CONNS" list "$BASE$LIST" "$CONNS" \
+    list-ratelimit-off "$BASE2$LIST" "$CONNS"
 run_wrk health "$BASE/health" "$CONNS"
 run_wrk product-200ids "$BASE/" "$CONNS" WRK_PATHS_FILE="$work/paths"
 rounds 1 search "$BASE/api/v1/products?search=pro" "$CONNS" customer "$BASE/api/v1/customers/$CID" "$CONNS"
@@ -295,8 +296,12 @@ stop_stack
 
 # ---- uncached stack (same order, right after) ----
 start_stack ECOM_REDIS_ENABLED=false
-rounds "$ROUNDS" bare-again "$BARE" "$CONNS" nocache-product "$BASE$PROD" "$CONNS" \
-    nocache-list "$BASE$LIST" "$CONNS"
+# Through the gateway without rate limiting, like the cached *-ratelimit-off
+# rows they are compared with: with ECOM_REDIS_ENABLED=false the limiter is
+# local and cheap, so comparing against the limited gateway would credit the
+# cache with (or charge it for) the limiter's Redis round trip.
+rounds "$ROUNDS" bare-again "$BARE" "$CONNS" nocache-product "$BASE2$PROD" "$CONNS" \
+    nocache-list "$BASE2$LIST" "$CONNS"
 stop_stack
 
 summarise
@@ -333,10 +338,10 @@ pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN{ ok = (op == ">=") ? (a+0 >= 
     echo "| product p99 ≤ 10 ms at -c1000 | ${P99[product-c1000]} ms (bare ${P99[bare-c1000]} ms) | $(pass "${P99[product-c1000]}" '<=' 10) |"
     r=$(pct "${RPS[list]}" "${RPS[bare]}")
     echo "| list req/s ≥ 15% of bare | ${RPS[list]} / ${RPS[bare]} = $r | $(pass "${r%\%}" '>=' 15) |"
-    r=$(lower "${P50[product]}" "${P50[nocache-product]}")
-    echo "| product p50 ≥ 50% lower than nocache | ${P50[product]} vs ${P50[nocache-product]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
-    r=$(lower "${P50[list]}" "${P50[nocache-list]}")
-    echo "| list p50 ≥ 50% lower than nocache | ${P50[list]} vs ${P50[nocache-list]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
+    r=$(lower "${P50[product-ratelimit-off]}" "${P50[nocache-product]}")
+    echo "| product p50 ≥ 50% lower than nocache (both without rate limiting) | ${P50[product-ratelimit-off]} vs ${P50[nocache-product]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
+    r=$(lower "${P50[list-ratelimit-off]}" "${P50[nocache-list]}")
+    echo "| list p50 ≥ 50% lower than nocache (both without rate limiting) | ${P50[list-ratelimit-off]} vs ${P50[nocache-list]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
     r=$(lower "${PER1K[product]}" "${PER1K[nocache-product]}")
     echo "| PG statements / 1k product reads ≥ 90% lower | ${PER1K[product]} vs ${PER1K[nocache-product]}: $r lower | $(pass "${r%\%}" '>=' 90) |"
     echo "| mix: 0 failures | ${MIX_FAIL:-n/a} | $([ "${MIX_FAIL:-x}" = 0 ] && echo yes || echo '**no**') |"
