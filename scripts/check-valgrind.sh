@@ -11,9 +11,9 @@
 # The default set is every integration test whose assertions are about
 # behaviour, not timing: the kill/heartbeat/rate-window tests measure
 # recovery in wall-clock time that valgrind's ~20x slowdown makes
-# meaningless, test_catalog_api reads cache counters that travel in
-# heartbeats (stretched here x VG_TIME_SCALE by the harness) and
-# test_bad_input holds 1,000 idle connections; all of them run under ASan in
+# meaningless (test_catalog_cache, test_broker, test_ratelimit, the kill
+# tests, test_two_brokers) and test_bad_input holds 1,000 idle connections
+# and slow-loris clients on a clock; all of them run under ASan in
 # check-sanitize.sh. catalog-svc still runs under valgrind here: every test
 # but test_customers starts it, and test_admin_token and test_order_stock
 # create and change products through it.
@@ -24,6 +24,7 @@ BUILD=${VG_BUILD:-build-vg}
 SCALE=${VG_TIME_SCALE:-15}
 JOBS=${JOBS:-$(nproc)}
 DEFAULT_TESTS="test_harness_smoke test_customers test_order_stock test_admin_token"
+DEFAULT_TESTS+=" test_catalog_api test_order_read_your_writes test_tracing test_migrate"
 tests=("$@")
 ((${#tests[@]})) || read -r -a tests <<<"${VALGRIND_TESTS:-$DEFAULT_TESTS}"
 
@@ -33,9 +34,8 @@ if [[ -z "$VALGRIND" ]]; then
     exit 2
 fi
 
-if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
+# Always configure: new test files are only seen by a fresh glob.
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j "$JOBS" --target broker gateway catalog-svc order-svc customer-svc \
     "${tests[@]}"
 
