@@ -22,18 +22,22 @@ fi
 BUILD=${BUILD:-build}
 scripts/docs-assets.sh "$BUILD/docs"
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Six distinct free ports at once (all bound together, then released), for
+# the gateway, PostgreSQL, Redis, the broker and its two event sockets.
+read -r PORT PG_PORT REDIS_PORT B_PORT XSUB_PORT XPUB_PORT < <(/usr/bin/python3 -c '
+import socket
+socks = [socket.socket() for _ in range(6)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))')
 work=$(mktemp -d /tmp/shopmq-e2e.XXXXXX)
 [ "$(id -u)" = 0 ] && chmod 755 "$work"
-PORT=$(free_port)
 TOKEN=e2e-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
-env VAR_DIR="$work/var" ECOM_PORT=$PORT ECOM_PG_PORT=$(free_port) ECOM_REDIS_PORT=$(free_port) \
-    ECOM_BROKER_BIND=tcp://127.0.0.1:$(free_port) ECOM_REDIS_RATE_LIMIT_MAX=0 ECOM_ADMIN_TOKEN=$TOKEN \
-    bash -c 'p=${ECOM_BROKER_BIND##*:}; export ECOM_BROKER_ENDPOINTS=$ECOM_BROKER_BIND
-             x=$((p+1)); y=$((p+2))
-             export ECOM_EVENTS_XSUB_BIND=tcp://127.0.0.1:$x ECOM_EVENTS_PUB_ENDPOINTS=tcp://127.0.0.1:$x
-             export ECOM_EVENTS_XPUB_BIND=tcp://127.0.0.1:$y ECOM_EVENTS_SUB_ENDPOINTS=tcp://127.0.0.1:$y
-             exec scripts/run.sh' >"$work/stack.log" 2>&1 &
+env VAR_DIR="$work/var" ECOM_PORT=$PORT ECOM_PG_PORT=$PG_PORT ECOM_REDIS_PORT=$REDIS_PORT \
+    ECOM_BROKER_BIND=tcp://127.0.0.1:$B_PORT ECOM_BROKER_ENDPOINTS=tcp://127.0.0.1:$B_PORT \
+    ECOM_EVENTS_XSUB_BIND=tcp://127.0.0.1:$XSUB_PORT ECOM_EVENTS_PUB_ENDPOINTS=tcp://127.0.0.1:$XSUB_PORT \
+    ECOM_EVENTS_XPUB_BIND=tcp://127.0.0.1:$XPUB_PORT ECOM_EVENTS_SUB_ENDPOINTS=tcp://127.0.0.1:$XPUB_PORT \
+    ECOM_REDIS_RATE_LIMIT_MAX=0 ECOM_ADMIN_TOKEN=$TOKEN \
+    scripts/run.sh >"$work/stack.log" 2>&1 &
 STACK=$!
 cleanup() {
     local rc=$?
