@@ -2,6 +2,7 @@
  * (see catalog_cache.h for the key layout and the rules). */
 #include "catalog_cache.h"
 #include "cache_keys.h"
+#include "redis_url.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -20,10 +21,7 @@
 
 struct catalog_cache {
     bool enabled;
-    char host[256];
-    int port;
-    char password[256];
-    int db;
+    redis_url_t url;
     int timeout_ms;
     int ttl_s;
     char prefix[64];
@@ -84,10 +82,10 @@ catalog_cache_t *catalog_cache_new(const config_t *cfg)
     snprintf(self->prefix, sizeof self->prefix, "%s", prefix ? prefix : "");
     snprintf(self->gen_key, sizeof self->gen_key, CACHE_LIST_GEN_KEY_FMT, self->prefix);
     snprintf(self->pgen_key, sizeof self->pgen_key, CACHE_PRODUCT_GEN_KEY_FMT, self->prefix);
+    char err[160];
     if (self->enabled &&
-        cache_redis_url_parse(cfg->redis_url, self->host, sizeof self->host, &self->port,
-                                self->password, sizeof self->password, &self->db) != 0) {
-        log_error(NULL, "ECOM_REDIS_URL is not redis://host:port/db; cache disabled");
+        redis_url_parse(cfg->redis_url, &self->url, err, sizeof err) != 0) {
+        log_error(NULL, "%s; cache disabled", err);
         self->enabled = false;
     }
     pthread_key_create(&self->tkey, tconn_free);
@@ -185,10 +183,10 @@ static redisContext *conn_get(catalog_cache_t *self, tconn_t **tp)
         if (clock_mono_ms() < t->retry_at)
             return NULL;
         struct timeval tv = {self->timeout_ms / 1000, (self->timeout_ms % 1000) * 1000};
-        redisContext *c = redisConnectWithTimeout(self->host, self->port, tv);
+        redisContext *c = redisConnectWithTimeout(self->url.host, self->url.port, tv);
         if (!c || c->err) {
             if (atomic_load(&self->available) || t->retry_at == 0)
-                log_warn(NULL, "redis: connect %s:%d failed: %s", self->host, self->port,
+                log_warn(NULL, "redis: connect %s:%d failed: %s", self->url.host, self->url.port,
                          c ? c->errstr : "out of memory");
             if (c)
                 redisFree(c);
@@ -199,8 +197,8 @@ static redisContext *conn_get(catalog_cache_t *self, tconn_t **tp)
         redisSetTimeout(c, tv);
         t->c = c;
         redisReply *r = NULL;
-        if (self->password[0]) {
-            const char *argv[] = {"AUTH", self->password};
+        if (self->url.password[0]) {
+            const char *argv[] = {"AUTH", self->url.password};
             r = command(c, 2, argv, NULL);
             if (!reply_ok(r)) {
                 freeReplyObject(r);
@@ -209,9 +207,9 @@ static redisContext *conn_get(catalog_cache_t *self, tconn_t **tp)
             }
             freeReplyObject(r);
         }
-        if (self->db) {
+        if (self->url.db) {
             char db[16];
-            snprintf(db, sizeof db, "%d", self->db);
+            snprintf(db, sizeof db, "%d", self->url.db);
             const char *argv[] = {"SELECT", db};
             r = command(c, 2, argv, NULL);
             if (!reply_ok(r)) {
@@ -222,7 +220,7 @@ static redisContext *conn_get(catalog_cache_t *self, tconn_t **tp)
             freeReplyObject(r);
         }
         if (!atomic_load(&self->available))
-            log_info(NULL, "redis: connected to %s:%d/%d", self->host, self->port, self->db);
+            log_info(NULL, "redis: connected to %s:%d/%d", self->url.host, self->url.port, self->url.db);
     }
     if (atomic_load(&self->need_flush)) {
         if (flush_on(t->c, self) != 0) {

@@ -5,15 +5,10 @@
 #ifndef SHOPMQ_CACHE_KEYS_H
 #define SHOPMQ_CACHE_KEYS_H
 
-#include <stddef.h>
 
 #define CACHE_PREFIX_ENV "ECOM_CATALOG_CACHE_PREFIX"
 #define CACHE_PRODUCT_KEY_FMT "%sproduct:%s"  /* prefix, product id */
 #define CACHE_LIST_GEN_KEY_FMT "%scatalog:gen" /* prefix: list pages' generation */
 #define CACHE_PRODUCT_GEN_KEY_FMT "%scatalog:pgen"
-
-/* Parses redis://[[user]:password@]host[:port][/db]. 0, or -1 if malformed. */
-int cache_redis_url_parse(const char *url, char *host, size_t hostcap, int *port, char *password,
-                          size_t pwcap, int *db);
 
 #endif

@@ -459,7 +459,7 @@ ratelimit_t *ratelimit_new(const config_t *cfg)
         return self;
 
     char err[256];
-    if (redis_async_url_parse(cfg->redis_url, &self->url, err, sizeof err) != 0) {
+    if (redis_url_parse(cfg->redis_url, &self->url, err, sizeof err) != 0) {
         log_error(NULL, "rate limiter: %s", err);
         ratelimit_destroy(&self);
         return NULL;

@@ -11,17 +11,7 @@
 #include <stddef.h>
 #include <zmq.h>
 
-typedef struct {
-    char host[256];
-    int port;           /* 6379 when absent */
-    int db;             /* 0 when absent */
-    char username[128]; /* "" when absent (Redis 6 ACL user) */
-    char password[256]; /* "" when absent */
-} redis_url_t;
-
-/* redis://[[user]:password@]host[:port][/db]; "[v6]" hosts allowed.
- * Returns 0, or -1 with a message in err. Pure. */
-int redis_async_url_parse(const char *url, redis_url_t *out, char *err, size_t errlen);
+#include "redis_url.h"
 
 typedef struct {
     redisAsyncContext *ac; /* NULL once hiredis has freed the context */

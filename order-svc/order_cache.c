@@ -12,6 +12,7 @@
 #include "cache_keys.h"
 #include "clock.h"
 #include "log.h"
+#include "redis_url.h"
 #include "validate.h"
 
 #define MAX_IDS 1000
@@ -19,8 +20,9 @@
 
 struct order_cache {
     bool enabled;
-    char host[256], password[256], prefix[64];
-    int port, db, timeout_ms;
+    redis_url_t url;
+    char prefix[64];
+    int timeout_ms;
     pthread_key_t tkey;
 };
 
@@ -46,11 +48,9 @@ order_cache_t *order_cache_new(const config_t *cfg)
     self->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 100;
     const char *prefix = getenv(CACHE_PREFIX_ENV);
     snprintf(self->prefix, sizeof self->prefix, "%s", prefix ? prefix : "");
-    if (self->enabled && cache_redis_url_parse(cfg->redis_url, self->host, sizeof self->host,
-                                               &self->port, self->password,
-                                               sizeof self->password, &self->db) != 0) {
-        log_error(NULL, "ECOM_REDIS_URL is not redis://host:port/db; orders will not "
-                        "invalidate the catalog cache directly");
+    char err[160];
+    if (self->enabled && redis_url_parse(cfg->redis_url, &self->url, err, sizeof err) != 0) {
+        log_error(NULL, "%s; orders will not invalidate the catalog cache directly", err);
         self->enabled = false;
     }
     pthread_key_create(&self->tkey, tconn_free);
@@ -71,23 +71,23 @@ void order_cache_destroy(order_cache_t **self_p)
 static redisContext *connect_redis(order_cache_t *self)
 {
     struct timeval tv = {self->timeout_ms / 1000, (self->timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(self->host, self->port, tv);
+    redisContext *c = redisConnectWithTimeout(self->url.host, self->url.port, tv);
     if (!c || c->err || redisSetTimeout(c, tv) != REDIS_OK) {
         if (c)
             redisFree(c);
         return NULL;
     }
     redisReply *r = NULL;
-    if (self->password[0])
-        r = redisCommand(c, "AUTH %s", self->password);
-    if ((self->password[0] && (!r || r->type == REDIS_REPLY_ERROR))) {
+    if (self->url.password[0])
+        r = redisCommand(c, "AUTH %s", self->url.password);
+    if ((self->url.password[0] && (!r || r->type == REDIS_REPLY_ERROR))) {
         freeReplyObject(r);
         redisFree(c);
         return NULL;
     }
     freeReplyObject(r);
-    if (self->db) {
-        r = redisCommand(c, "SELECT %d", self->db);
+    if (self->url.db) {
+        r = redisCommand(c, "SELECT %d", self->url.db);
         bool ok = r && r->type != REDIS_REPLY_ERROR;
         freeReplyObject(r);
         if (!ok) {

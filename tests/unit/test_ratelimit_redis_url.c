@@ -14,7 +14,7 @@ static redis_url_t parse_ok(const char *url)
 {
     redis_url_t u;
     char err[256] = "";
-    if (redis_async_url_parse(url, &u, err, sizeof err) != 0)
+    if (redis_url_parse(url, &u, err, sizeof err) != 0)
         fail_msg("'%s' refused: %s", url, err);
     return u;
 }
@@ -82,13 +82,13 @@ static void test_refused(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         redis_url_t u;
         char err[256] = "";
-        if (redis_async_url_parse(bad[i], &u, err, sizeof err) == 0)
+        if (redis_url_parse(bad[i], &u, err, sizeof err) == 0)
             fail_msg("'%s' accepted", bad[i]);
         assert_non_null(strstr(err, "ECOM_REDIS_URL"));
     }
     redis_url_t u;
     char err[64];
-    assert_int_equal(redis_async_url_parse(NULL, &u, err, sizeof err), -1);
+    assert_int_equal(redis_url_parse(NULL, &u, err, sizeof err), -1);
 }
 
 int main(void)
