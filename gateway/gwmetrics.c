@@ -157,6 +157,25 @@ static int sample_cmp(const void *a, const void *b)
     return c;
 }
 
+/* One gauge per service from a field of its broker.status entry: a number,
+ * or an object whose entries are counted ("instances"). */
+static void service_gauge(text_t *t, json_t *services, const char *name, const char *help,
+                          const char *field)
+{
+    text_add(t, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    const char *svc;
+    json_t *info;
+    char sv[64];
+    json_object_foreach(services, svc, info)
+    {
+        label_value(sv, sizeof sv, svc);
+        json_t *v = json_object_get(info, field);
+        long long n = json_is_object(v) ? (long long)json_object_size(v)
+                                        : (long long)json_integer_value(v);
+        text_add(t, "%s{service=\"%s\"} %lld\n", name, sv, n);
+    }
+}
+
 static void render_broker(text_t *t, const char *broker_status)
 {
     json_t *root = broker_status ? json_loads(broker_status, 0, NULL) : NULL;
@@ -168,33 +187,11 @@ static void render_broker(text_t *t, const char *broker_status)
         json_decref(root);
         return;
     }
-    const char *svc;
-    json_t *info;
-    char sv[64];
-    text_add(t, "# HELP shopmq_broker_workers Live workers per service.\n"
-                "# TYPE shopmq_broker_workers gauge\n");
-    json_object_foreach(services, svc, info)
-    {
-        label_value(sv, sizeof sv, svc);
-        text_add(t, "shopmq_broker_workers{service=\"%s\"} %lld\n", sv,
-                 (long long)json_integer_value(json_object_get(info, "workers")));
-    }
-    text_add(t, "# HELP shopmq_broker_queued Requests waiting for a worker per service.\n"
-                "# TYPE shopmq_broker_queued gauge\n");
-    json_object_foreach(services, svc, info)
-    {
-        label_value(sv, sizeof sv, svc);
-        text_add(t, "shopmq_broker_queued{service=\"%s\"} %lld\n", sv,
-                 (long long)json_integer_value(json_object_get(info, "queued")));
-    }
-    text_add(t, "# HELP shopmq_service_instances Live service processes (replicas) per service.\n"
-                "# TYPE shopmq_service_instances gauge\n");
-    json_object_foreach(services, svc, info)
-    {
-        label_value(sv, sizeof sv, svc);
-        text_add(t, "shopmq_service_instances{service=\"%s\"} %zu\n", sv,
-                 json_object_size(json_object_get(info, "instances")));
-    }
+    service_gauge(t, services, "shopmq_broker_workers", "Live workers per service.", "workers");
+    service_gauge(t, services, "shopmq_broker_queued",
+                  "Requests waiting for a worker per service.", "queued");
+    service_gauge(t, services, "shopmq_service_instances",
+                  "Live service processes (replicas) per service.", "instances");
     /* The broker's own counters (since it started). */
     static const struct {
         const char *key, *help;
@@ -219,6 +216,8 @@ static void render_broker(text_t *t, const char *broker_status)
     /* Service metrics: group by name, as the text format wants one block each. */
     size_t n = 0, cap = 64;
     sample_t *s = malloc(cap * sizeof *s);
+    const char *svc;
+    json_t *info;
     json_object_foreach(services, svc, info)
     {
         const char *inst;
