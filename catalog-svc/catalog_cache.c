@@ -2,6 +2,7 @@
  * (see catalog_cache.h for the key layout and the rules). */
 #include "catalog_cache.h"
 #include "cache_keys.h"
+#include "redis_sync.h"
 #include "redis_url.h"
 
 #include <hiredis/hiredis.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "clock.h"
 #include "log.h"
@@ -143,12 +143,6 @@ static bool reply_ok(redisReply *r)
     return r && r->type != REDIS_REPLY_ERROR;
 }
 
-/* Runs one command on c; NULL reply means the connection is unusable. */
-static redisReply *command(redisContext *c, int argc, const char **argv, const size_t *lens)
-{
-    return redisCommandArgv(c, argc, argv, lens);
-}
-
 /* Bumps both generations on c. 0 or -1 (connection failed). */
 static int flush_on(redisContext *c, const catalog_cache_t *self)
 {
@@ -182,42 +176,20 @@ static redisContext *conn_get(catalog_cache_t *self, tconn_t **tp)
     if (!t->c) {
         if (clock_mono_ms() < t->retry_at)
             return NULL;
-        struct timeval tv = {self->timeout_ms / 1000, (self->timeout_ms % 1000) * 1000};
-        redisContext *c = redisConnectWithTimeout(self->url.host, self->url.port, tv);
-        if (!c || c->err) {
-            if (atomic_load(&self->available) || t->retry_at == 0)
-                log_warn(NULL, "redis: connect %s:%d failed: %s", self->url.host, self->url.port,
-                         c ? c->errstr : "out of memory");
-            if (c)
-                redisFree(c);
+        char err[320];
+        redis_sync_rc_t rc = redis_sync_connect(&self->url, self->timeout_ms, &t->c, err,
+                                                sizeof err);
+        if (rc != REDIS_SYNC_OK) {
+            /* An unreachable Redis is logged when it goes away, not once a
+             * second per thread; a refused AUTH or SELECT (misconfiguration)
+             * is logged on every attempt. */
+            if (rc == REDIS_SYNC_REJECTED)
+                log_warn(NULL, "redis: %s; retrying in %d ms", err, RETRY_MS);
+            else if (atomic_load(&self->available) || t->retry_at == 0)
+                log_warn(NULL, "redis: %s", err);
             t->retry_at = clock_mono_ms() + RETRY_MS;
             atomic_store(&self->available, false);
             return NULL;
-        }
-        redisSetTimeout(c, tv);
-        t->c = c;
-        redisReply *r = NULL;
-        if (self->url.password[0]) {
-            const char *argv[] = {"AUTH", self->url.password};
-            r = command(c, 2, argv, NULL);
-            if (!reply_ok(r)) {
-                freeReplyObject(r);
-                conn_drop(self, t, "AUTH failed");
-                return NULL;
-            }
-            freeReplyObject(r);
-        }
-        if (self->url.db) {
-            char db[16];
-            snprintf(db, sizeof db, "%d", self->url.db);
-            const char *argv[] = {"SELECT", db};
-            r = command(c, 2, argv, NULL);
-            if (!reply_ok(r)) {
-                freeReplyObject(r);
-                conn_drop(self, t, "SELECT failed");
-                return NULL;
-            }
-            freeReplyObject(r);
         }
         if (!atomic_load(&self->available))
             log_info(NULL, "redis: connected to %s:%d/%d", self->url.host, self->url.port, self->url.db);

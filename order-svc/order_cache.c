@@ -12,6 +12,7 @@
 #include "cache_keys.h"
 #include "clock.h"
 #include "log.h"
+#include "redis_sync.h"
 #include "redis_url.h"
 #include "validate.h"
 
@@ -68,36 +69,6 @@ void order_cache_destroy(order_cache_t **self_p)
     *self_p = NULL;
 }
 
-static redisContext *connect_redis(order_cache_t *self)
-{
-    struct timeval tv = {self->timeout_ms / 1000, (self->timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(self->url.host, self->url.port, tv);
-    if (!c || c->err || redisSetTimeout(c, tv) != REDIS_OK) {
-        if (c)
-            redisFree(c);
-        return NULL;
-    }
-    redisReply *r = NULL;
-    if (self->url.password[0])
-        r = redisCommand(c, "AUTH %s", self->url.password);
-    if ((self->url.password[0] && (!r || r->type == REDIS_REPLY_ERROR))) {
-        freeReplyObject(r);
-        redisFree(c);
-        return NULL;
-    }
-    freeReplyObject(r);
-    if (self->url.db) {
-        r = redisCommand(c, "SELECT %d", self->url.db);
-        bool ok = r && r->type != REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (!ok) {
-            redisFree(c);
-            return NULL;
-        }
-    }
-    return c;
-}
-
 /* The thread's connection, or NULL while Redis is failing. */
 static redisContext *thread_conn(order_cache_t *self, tconn_t **tp)
 {
@@ -111,8 +82,7 @@ static redisContext *thread_conn(order_cache_t *self, tconn_t **tp)
     }
     *tp = t;
     if (!t->c && clock_mono_ms() >= t->retry_at) {
-        t->c = connect_redis(self);
-        if (!t->c)
+        if (redis_sync_connect(&self->url, self->timeout_ms, &t->c, NULL, 0) != REDIS_SYNC_OK)
             t->retry_at = clock_mono_ms() + RETRY_MS;
     }
     return t->c;
