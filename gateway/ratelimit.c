@@ -3,10 +3,13 @@
  *
  * Redis states: OFF (ECOM_REDIS_ENABLED=false) -> local only; DOWN (waiting
  * for the reconnect timer); CONNECTING (socket + AUTH/SELECT/SCRIPT LOAD in
- * flight, under a deadline); UP (checks go to Redis). Every check sent to
- * Redis has a slot with a deadline; hiredis gets only (slot, generation) as
- * privdata, so a reply that arrives after we answered locally finds a
- * different generation and is dropped. */
+ * flight, under a deadline); UP (checks go to Redis).
+ *
+ * While UP, the checks of one loop pass are grouped by IP and sent when the
+ * loop is about to poll (ratelimit_pollitems): one EVALSHA per IP and pass,
+ * all written with one write(2). A batch has a deadline; hiredis gets only
+ * (head slot, generation) as privdata, so a reply that arrives after we
+ * answered locally finds a different generation and is dropped. */
 #include "ratelimit.h"
 
 #include <hiredis/async.h>
@@ -15,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -31,45 +33,85 @@ _Static_assert(sizeof(void *) >= sizeof(uint64_t), "slot tokens are passed as po
 #define CONNECT_TIMEOUT_MIN_MS 1000
 #define IP_MAX 48
 
-/* Trim, count, maybe add, all on Redis's clock so replicas with skewed
- * clocks share one timeline. Members are "<ms>:<gateway prefix>-<counter>",
- * unique even for two requests in the same millisecond. Returns
- * {allowed, remaining, reset_unix_ms, ms_until_reset}.
- * Every redis.call costs about a microsecond of Lua glue on top of the
- * command, on the one Redis thread every request passes through: a refused
- * request adds nothing, so it needs no PEXPIRE, and the first member of a
- * window is its own oldest, so it needs no ZRANGE. */
+/* The sliding log, on Redis's clock so replicas with skewed clocks share one
+ * timeline. KEYS[1] is a list of (ms, n) pairs in arrival order: n requests
+ * were admitted at ms. KEYS[2] holds their sum, the count in the window.
+ * ARGV: max, window ms, requests asking now (one loop pass of one IP).
+ * Returns {admitted, count before, reset_unix_ms, ms_until_reset}.
+ *
+ * A pair per batch instead of a sorted-set member per request: the log of
+ * a busy IP used to hold every request of its window (400k members at
+ * 7k req/s over 60 s) and ZADD/ZREMRANGEBYSCORE on it cost more than the
+ * request they guarded. Appends and trims at the ends of a list are O(1),
+ * the count is one GET, and the answer is the same to the millisecond: a
+ * pair leaves the window exactly when its requests would have.
+ * Each redis.call costs about a microsecond of Lua glue on the one Redis
+ * thread, so the common path makes seven: TIME GET LRANGE LTRIM RPUSH
+ * PEXPIRE SET. If the count expired before the log (or the other way
+ * round), the log is dropped or the count rebuilt: never an undercount that
+ * lets a client past the limit for long. */
 static const char LIMIT_SCRIPT[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local key = KEYS[1]\n"
-    "local max = tonumber(ARGV[1])\n"
-    "local window = tonumber(ARGV[2])\n"
+    "local log, cnt = KEYS[1], KEYS[2]\n"
+    "local max, window, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)\n"
-    "local count = redis.call('ZCARD', key)\n"
-    "local allowed = 0\n"
-    "if count < max then\n"
-    "  redis.call('ZADD', key, now, now .. ':' .. ARGV[3])\n"
-    "  redis.call('PEXPIRE', key, window)\n"
-    "  count = count + 1\n"
-    "  allowed = 1\n"
-    "  if count == 1 then return {1, max - 1, now + window, window} end\n"
+    "local cutoff = now - window\n"
+    "local total = tonumber(redis.call('GET', cnt))\n"
+    "local changed = false\n"
+    "local oldest\n"
+    "if not total then\n"
+    "  redis.call('DEL', log)\n"
+    "  total = 0\n"
     "end\n"
-    "local reset = now + window\n"
-    "local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')\n"
-    "if oldest[2] then reset = tonumber(oldest[2]) + window end\n"
-    "return {allowed, max - count, reset, reset - now}\n";
+    "while total > 0 do\n"
+    "  local head = redis.call('LRANGE', log, 0, 7)\n"
+    "  local i = 1\n"
+    "  while head[i + 1] and tonumber(head[i]) <= cutoff do\n"
+    "    total = total - tonumber(head[i + 1])\n"
+    "    i = i + 2\n"
+    "  end\n"
+    "  if i > 1 then\n"
+    "    redis.call('LTRIM', log, i - 1, -1)\n"
+    "    changed = true\n"
+    "  end\n"
+    "  if head[i + 1] then oldest = tonumber(head[i]) break end\n"
+    "  if #head < 8 then total = 0 changed = true break end\n"
+    "end\n"
+    "if total < 0 then total = 0 end\n"
+    "local admit = max - total\n"
+    "if admit > want then admit = want end\n"
+    "if admit < 0 then admit = 0 end\n"
+    "if admit > 0 then\n"
+    "  redis.call('RPUSH', log, now, admit)\n"
+    "  redis.call('PEXPIRE', log, window)\n"
+    "  oldest = oldest or now\n"
+    "end\n"
+    "if admit > 0 or changed then\n"
+    "  redis.call('SET', cnt, total + admit, 'PX', window)\n"
+    "end\n"
+    "local reset = (oldest or now) + window\n"
+    "return {admit, total, reset, reset - now}\n";
 
 enum rl_state { RL_OFF, RL_DOWN, RL_CONNECTING, RL_UP };
 
+/* A request waiting for Redis. The checks one IP makes in one loop pass form
+ * a batch: a chain of slots from its head, answered by one EVALSHA in
+ * arrival order as if each had been its own command. The head's token
+ * names the batch (reply privdata, deadline); every slot of a batch stays
+ * busy until the batch is answered. */
 typedef struct {
     uint32_t gen;
     bool busy;
-    bool retried; /* already re-sent with EVAL after NOSCRIPT */
     int32_t next_free;
+    int32_t next; /* next check of the batch, -1 at the tail */
     ratelimit_cb *cb;
     void *arg;
+    /* head only */
+    bool sent;
+    bool retried; /* already re-sent with EVAL after NOSCRIPT */
+    int32_t tail;
+    uint32_t n;
     char ip[IP_MAX];
 } slot_t;
 
@@ -77,6 +119,11 @@ typedef struct {
     uint64_t token;
     int64_t deadline;
 } deadline_t;
+
+/* What Redis said for a batch (see LIMIT_SCRIPT). */
+typedef struct {
+    long long admitted, count_before, reset_ms, wait_ms;
+} batch_reply_t;
 
 struct ratelimit {
     bool enabled;
@@ -94,16 +141,20 @@ struct ratelimit {
     bool destroying;
     char last_error[128];
     char sha[41];
-    char member_prefix[20];
-    uint64_t member_seq;
 
     slot_t *slots;
     uint32_t nslots;
     int32_t free_head;
-    /* Deadlines in send order (all share one timeout, so the ring is
-     * sorted); entries for slots already answered are skipped lazily. */
+    /* Deadlines in check order (all share one timeout, so the ring is
+     * sorted); entries for batches already answered are skipped lazily. */
     deadline_t *ring;
     size_t ring_cap, ring_head, ring_len;
+    /* Batches of this pass, not sent yet, and an open-addressing index of
+     * them by IP (tokens; 0 is empty, generations start at 1). */
+    uint64_t *pending;
+    size_t npending, pending_cap;
+    uint64_t *by_ip;
+    size_t by_ip_cap; /* a power of two, at least twice npending */
 
     ratelimit_stats_t stats;
 };
@@ -144,18 +195,22 @@ static int32_t slot_alloc(ratelimit_t *self)
     slot_t *s = &self->slots[idx];
     self->free_head = s->next_free;
     s->busy = true;
-    s->retried = false;
+    s->next = -1;
+    s->sent = s->retried = false;
+    s->tail = idx;
+    s->n = 1;
     return idx;
 }
 
-static void slot_release(ratelimit_t *self, slot_t *s)
+static void slot_release(ratelimit_t *self, int32_t idx)
 {
+    slot_t *s = &self->slots[idx];
     s->busy = false;
     s->gen++;
     s->cb = NULL;
     s->arg = NULL;
     s->next_free = self->free_head;
-    self->free_head = (int32_t)(s - self->slots);
+    self->free_head = idx;
 }
 
 static int ring_push(ratelimit_t *self, uint64_t token, int64_t deadline)
@@ -191,6 +246,65 @@ static void ring_purge(ratelimit_t *self)
         ring_pop(self);
 }
 
+/* ---- this pass's batches, by IP ---- */
+
+static size_t ip_hash(const char *ip)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)ip; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+/* The unsent batch of ip in this pass, or NULL. */
+static slot_t *pending_find(ratelimit_t *self, const char *ip)
+{
+    if (!self->by_ip_cap)
+        return NULL;
+    size_t mask = self->by_ip_cap - 1;
+    for (size_t i = ip_hash(ip) & mask; self->by_ip[i]; i = (i + 1) & mask) {
+        slot_t *head = slot_lookup(self, self->by_ip[i]);
+        if (head && !head->sent && strcmp(head->ip, ip) == 0)
+            return head;
+    }
+    return NULL;
+}
+
+static void by_ip_put(ratelimit_t *self, uint64_t token)
+{
+    size_t mask = self->by_ip_cap - 1;
+    size_t i = ip_hash(self->slots[(uint32_t)token].ip) & mask;
+    while (self->by_ip[i])
+        i = (i + 1) & mask;
+    self->by_ip[i] = token;
+}
+
+static int pending_add(ratelimit_t *self, uint64_t token)
+{
+    if (self->npending == self->pending_cap) {
+        size_t n = self->pending_cap ? self->pending_cap * 2 : 64;
+        uint64_t *np = realloc(self->pending, n * sizeof *np);
+        uint64_t *nx = calloc(2 * n, sizeof *nx);
+        if (!np || !nx) {
+            if (np)
+                self->pending = np;
+            free(nx);
+            return -1;
+        }
+        free(self->by_ip);
+        self->pending = np;
+        self->pending_cap = n;
+        self->by_ip = nx;
+        self->by_ip_cap = 2 * n;
+        for (size_t i = 0; i < self->npending; i++)
+            if (slot_lookup(self, self->pending[i]))
+                by_ip_put(self, self->pending[i]);
+    }
+    self->pending[self->npending++] = token;
+    by_ip_put(self, token);
+    return 0;
+}
+
 /* ---- decisions ---- */
 
 static void decide_local(ratelimit_t *self, const char *ip, ratelimit_result_t *res)
@@ -216,25 +330,41 @@ static void count_result(ratelimit_t *self, const ratelimit_result_t *res)
         self->stats.rejected++;
 }
 
-/* Answers a pending slot exactly once. The slot is released before the
- * callback so the callback may start new checks. */
-static void slot_answer(ratelimit_t *self, slot_t *s, const ratelimit_result_t *redis_res)
+/* Answers every check of the batch at idx exactly once, in arrival order,
+ * from Redis's reply or (rep NULL) from the local window. Each slot is
+ * released before its callback, which may start new checks. */
+static void batch_answer(ratelimit_t *self, int32_t idx, const batch_reply_t *rep)
 {
-    ratelimit_cb *cb = s->cb;
-    void *arg = s->arg;
-    ratelimit_result_t res;
-    if (redis_res) {
-        res = *redis_res;
-        if (res.allowed)
-            localwin_record(self->local, s->ip, clock_mono_ms());
-    } else {
-        decide_local(self, s->ip, &res);
+    char ip[IP_MAX];
+    memcpy(ip, self->slots[idx].ip, sizeof ip);
+    for (long long i = 0; idx >= 0; i++) {
+        slot_t *s = &self->slots[idx];
+        int32_t next = s->next;
+        ratelimit_cb *cb = s->cb;
+        void *arg = s->arg;
+        slot_release(self, idx);
+        idx = next;
+        ratelimit_result_t res;
+        if (rep) {
+            bool ok = i < rep->admitted;
+            long long used = rep->count_before + (ok ? i + 1 : rep->admitted);
+            res.allowed = ok;
+            res.limit = self->max;
+            res.remaining = used >= self->max ? 0 : (int)(self->max - used);
+            res.reset_s = (long)((rep->reset_ms + 999) / 1000);
+            res.retry_after_s = ok ? 0 : (int)((rep->wait_ms + 999) / 1000);
+            if (!ok && res.retry_after_s < 1)
+                res.retry_after_s = 1;
+            if (ok) /* keeps the fallback warm for an outage */
+                localwin_record(self->local, ip, clock_mono_ms());
+        } else {
+            decide_local(self, ip, &res);
+        }
+        if (self->destroying)
+            continue; /* the loop is going away: nobody to answer */
+        count_result(self, &res);
+        cb(arg, &res);
     }
-    slot_release(self, s);
-    if (self->destroying)
-        return; /* the loop is going away: nobody to answer */
-    count_result(self, &res);
-    cb(arg, &res);
 }
 
 /* ---- Redis connection ---- */
@@ -357,66 +487,63 @@ static void redis_connect(ratelimit_t *self)
 
 /* ---- checks against Redis ---- */
 
-static void on_check_reply(redisAsyncContext *ac, void *r, void *privdata);
+static void on_batch_reply(redisAsyncContext *ac, void *r, void *privdata);
 
-static int send_check(ratelimit_t *self, uint64_t token, bool with_source)
+static int send_batch(ratelimit_t *self, uint64_t token, bool with_source)
 {
     slot_t *s = slot_lookup(self, token);
-    char key[IP_MAX + 8], max[16], window[24], member[48];
-    snprintf(key, sizeof key, "rl:%s", s->ip);
+    char log_key[IP_MAX + 8], count_key[IP_MAX + 8], max[16], window[24], n[16];
+    snprintf(log_key, sizeof log_key, "rl:%s", s->ip);
+    snprintf(count_key, sizeof count_key, "rl:%s:n", s->ip);
     snprintf(max, sizeof max, "%d", self->max);
     snprintf(window, sizeof window, "%lld", (long long)self->window_ms);
-    snprintf(member, sizeof member, "%s-%llx", self->member_prefix,
-             (unsigned long long)++self->member_seq);
+    snprintf(n, sizeof n, "%u", s->n);
     const char *argv[] = {with_source ? "EVAL" : "EVALSHA", with_source ? LIMIT_SCRIPT : self->sha,
-                          "1", key, max, window, member};
-    return redisAsyncCommandArgv(self->ra.ac, on_check_reply, (void *)(uintptr_t)token, 7, argv,
+                          "2", log_key, count_key, max, window, n};
+    return redisAsyncCommandArgv(self->ra.ac, on_batch_reply, (void *)(uintptr_t)token, 8, argv,
                                  NULL) == REDIS_OK
                ? 0
                : -1;
 }
 
-static bool parse_check_reply(const redisReply *reply, ratelimit_t *self, ratelimit_result_t *res)
+static bool parse_batch_reply(const redisReply *reply, batch_reply_t *out)
 {
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4)
         return false;
     for (int i = 0; i < 4; i++)
         if (reply->element[i]->type != REDIS_REPLY_INTEGER)
             return false;
-    long long wait = reply->element[3]->integer;
-    res->allowed = reply->element[0]->integer == 1;
-    res->limit = self->max;
-    res->remaining = reply->element[1]->integer < 0 ? 0 : (int)reply->element[1]->integer;
-    res->reset_s = (long)((reply->element[2]->integer + 999) / 1000);
-    res->retry_after_s = res->allowed ? 0 : (int)((wait + 999) / 1000);
-    if (!res->allowed && res->retry_after_s < 1)
-        res->retry_after_s = 1;
+    out->admitted = reply->element[0]->integer;
+    out->count_before = reply->element[1]->integer;
+    out->reset_ms = reply->element[2]->integer;
+    out->wait_ms = reply->element[3]->integer;
     return true;
 }
 
-static void on_check_reply(redisAsyncContext *ac, void *r, void *privdata)
+static void on_batch_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     ratelimit_t *self = ac->data;
     uint64_t token = (uint64_t)(uintptr_t)privdata;
-    slot_t *s = slot_lookup(self, token);
-    if (!s)
+    slot_t *head = slot_lookup(self, token);
+    if (!head)
         return; /* answered locally after its deadline; Redis counted it anyway */
+    int32_t idx = (int32_t)(uint32_t)token;
     redisReply *reply = r;
     if (!reply) { /* connection going away */
-        slot_answer(self, s, NULL);
+        batch_answer(self, idx, NULL);
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0 &&
-        !s->retried && !(ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+        !head->retried && !(ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
         /* Redis restarted or SCRIPT FLUSH: EVAL re-caches it for EVALSHA. */
-        s->retried = true;
-        if (send_check(self, token, true) == 0)
+        head->retried = true;
+        if (send_batch(self, token, true) == 0)
             return;
     }
-    ratelimit_result_t res;
-    if (reply->type != REDIS_REPLY_ERROR && parse_check_reply(reply, self, &res)) {
+    batch_reply_t rep;
+    if (reply->type != REDIS_REPLY_ERROR && parse_batch_reply(reply, &rep)) {
         self->error_logged = false;
-        slot_answer(self, s, &res);
+        batch_answer(self, idx, &rep);
         return;
     }
     self->stats.redis_errors++;
@@ -425,7 +552,28 @@ static void on_check_reply(redisAsyncContext *ac, void *r, void *privdata)
         log_warn(NULL, "rate limiter: Redis error, answering locally: %.200s",
                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
     }
-    slot_answer(self, s, NULL);
+    batch_answer(self, idx, NULL);
+}
+
+/* Sends this pass's batches, one command per IP, and writes them at once
+ * rather than after another poll. */
+static void flush_pending(ratelimit_t *self)
+{
+    if (!self->npending)
+        return;
+    for (size_t i = 0; i < self->npending; i++) {
+        uint64_t token = self->pending[i];
+        slot_t *head = slot_lookup(self, token);
+        if (!head)
+            continue; /* its deadline passed first */
+        head->sent = true;
+        if (self->state != RL_UP || !self->ra.ac || send_batch(self, token, false) != 0)
+            batch_answer(self, (int32_t)(uint32_t)token, NULL);
+    }
+    self->npending = 0;
+    memset(self->by_ip, 0, self->by_ip_cap * sizeof *self->by_ip);
+    if (self->ra.ac && self->ra.writing)
+        redisAsyncHandleWrite(self->ra.ac);
 }
 
 /* ---- public API ---- */
@@ -469,13 +617,6 @@ ratelimit_t *ratelimit_new(const config_t *cfg)
     if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
         signal(SIGPIPE, SIG_IGN);
 
-    uint8_t rnd[6];
-    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd) {
-        uint64_t x = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)self;
-        memcpy(rnd, &x, sizeof rnd);
-    }
-    for (size_t i = 0; i < sizeof rnd; i++)
-        snprintf(self->member_prefix + 2 * i, 3, "%02x", rnd[i]);
     self->ra.on_cleanup = on_redis_gone;
     self->ra.arg = self;
     redis_connect(self);
@@ -493,6 +634,8 @@ void ratelimit_destroy(ratelimit_t **self_p)
     localwin_destroy(&self->local);
     free(self->slots);
     free(self->ring);
+    free(self->pending);
+    free(self->by_ip);
     free(self);
     *self_p = NULL;
 }
@@ -510,20 +653,28 @@ int ratelimit_check(ratelimit_t *self, const char *ip, ratelimit_result_t *res, 
         return RATELIMIT_DONE;
     }
     if (self->state == RL_UP && self->ra.ac) {
-        int32_t idx = slot_alloc(self);
+        slot_t *head = pending_find(self, ip);
+        int32_t hidx = head ? (int32_t)(head - self->slots) : -1;
+        int32_t idx = slot_alloc(self); /* may move the slots */
         if (idx >= 0) {
             slot_t *s = &self->slots[idx];
             s->cb = cb;
             s->arg = arg;
+            if (hidx >= 0) {
+                head = &self->slots[hidx];
+                self->slots[head->tail].next = idx;
+                head->tail = idx;
+                head->n++;
+                return RATELIMIT_PENDING;
+            }
             snprintf(s->ip, sizeof s->ip, "%s", ip);
             uint64_t token = slot_token(self, idx);
-            if (send_check(self, token, false) == 0) {
-                if (ring_push(self, token, clock_mono_ms() + self->timeout_ms) == 0)
+            if (ring_push(self, token, clock_mono_ms() + self->timeout_ms) == 0) {
+                if (pending_add(self, token) == 0)
                     return RATELIMIT_PENDING;
-                /* No room to track its deadline: the reply may still come
-                 * and is then ignored, since we answer now. */
+                self->ring_len--; /* the entry just pushed */
             }
-            slot_release(self, s);
+            slot_release(self, idx);
         }
     }
     decide_local(self, ip, res);
@@ -533,7 +684,10 @@ int ratelimit_check(ratelimit_t *self, const char *ip, ratelimit_result_t *res, 
 
 int ratelimit_pollitems(ratelimit_t *self, zmq_pollitem_t *items, int max)
 {
-    if (max < 1 || !self->enabled)
+    if (!self->enabled)
+        return 0;
+    flush_pending(self);
+    if (max < 1)
         return 0;
     return redis_async_pollitem(&self->ra, &items[0]);
 }
@@ -572,11 +726,11 @@ void ratelimit_timeout(ratelimit_t *self)
     bool late = false;
     for (ring_purge(self); self->ring_len && self->ring[self->ring_head].deadline <= now;
          ring_purge(self)) {
-        slot_t *s = slot_lookup(self, self->ring[self->ring_head].token);
+        int32_t idx = (int32_t)(uint32_t)self->ring[self->ring_head].token;
         ring_pop(self);
         late = true;
         self->stats.redis_errors++; /* a timeout counts as an error */
-        slot_answer(self, s, NULL);
+        batch_answer(self, idx, NULL);
     }
     if (late && self->state == RL_UP) {
         char why[64];

@@ -66,7 +66,9 @@ static long long redis_int(const char *fmt, const char *arg)
     assert_non_null(c);
     redisReply *r = redisCommand(c, fmt, arg);
     assert_non_null(r);
-    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    long long v = r->type == REDIS_REPLY_INTEGER  ? r->integer
+                  : r->type == REDIS_REPLY_STRING ? atoll(r->str)
+                                                  : -1;
     freeReplyObject(r);
     redisFree(c);
     return v;
@@ -240,9 +242,13 @@ static void test_sliding_log_in_redis(void **state)
     assert_false(r.allowed);
     assert_int_equal(r.remaining, 0);
     assert_true(r.retry_after_s >= 1 && r.retry_after_s <= 2);
-    /* Denied requests are not logged in the set; it expires with the window. */
-    assert_int_equal(redis_int("ZCARD %s", "rl:192.0.2.1"), 5);
+    /* Denied requests are not logged; the log (a (ms, n) pair per admitted
+     * batch, here one per check) and the count expire with the window. */
+    assert_int_equal(redis_int("GET %s", "rl:192.0.2.1:n"), 5);
+    assert_int_equal(redis_int("LLEN %s", "rl:192.0.2.1"), 10);
     long long ttl = redis_int("PTTL %s", "rl:192.0.2.1");
+    assert_true(ttl > 0 && ttl <= 2000);
+    ttl = redis_int("PTTL %s", "rl:192.0.2.1:n");
     assert_true(ttl > 0 && ttl <= 2000);
 
     /* Other IPs are independent; many in flight at once all come back. */
@@ -303,6 +309,52 @@ static void test_shared_budget(void **state)
     assert_int_equal(allowed, 4);
     ratelimit_destroy(&a);
     ratelimit_destroy(&b);
+}
+
+/* Checks made in one pass go to Redis as one command per IP, and each is
+ * answered as if it had been sent alone, in the order it was made. */
+static void test_batched_checks(void **state)
+{
+    (void)state;
+    if (redis_pid < 0)
+        skip();
+    config_t cfg = make_config(5, 30);
+    ratelimit_t *rl = ratelimit_new(&cfg);
+    assert_true(pump_until_up(rl, true, 2000));
+    int pending;
+    assert_true(check(rl, "192.0.2.9", &pending).allowed); /* 4 left */
+
+    answer_t a[8] = {{0}}, other[2] = {{0}};
+    ratelimit_result_t res;
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(ratelimit_check(rl, "192.0.2.9", &res, on_answer, &a[i]), RATELIMIT_PENDING);
+        if (i < 2)
+            assert_int_equal(ratelimit_check(rl, "192.0.2.10", &res, on_answer, &other[i]),
+                             RATELIMIT_PENDING);
+    }
+    pump(rl, 200);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(a[i].calls, 1);
+        assert_int_equal(a[i].res.allowed, i < 4);
+        assert_int_equal(a[i].res.remaining, i < 4 ? 3 - i : 0);
+        if (i >= 4)
+            assert_true(a[i].res.retry_after_s >= 29 && a[i].res.retry_after_s <= 31);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(other[i].calls, 1);
+        assert_true(other[i].res.allowed);
+        assert_int_equal(other[i].res.remaining, 4 - i);
+    }
+    /* Two commands in all: one pair for the first check, one for the batch. */
+    assert_int_equal(redis_int("LLEN %s", "rl:192.0.2.9"), 4);
+    assert_int_equal(redis_int("GET %s", "rl:192.0.2.9:n"), 5);
+    assert_int_equal(redis_int("LLEN %s", "rl:192.0.2.10"), 2);
+    ratelimit_stats_t st;
+    ratelimit_stats(rl, &st);
+    assert_int_equal(st.allowed, 7);
+    assert_int_equal(st.rejected, 4);
+    assert_int_equal(st.local_decisions, 0);
+    ratelimit_destroy(&rl);
 }
 
 /* A stalled Redis: the check is answered locally at its deadline, the
@@ -421,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_disabled_and_local_only),
         cmocka_unit_test(test_sliding_log_in_redis),
         cmocka_unit_test(test_shared_budget),
+        cmocka_unit_test(test_batched_checks),
         cmocka_unit_test(test_destroy_with_pending),
         cmocka_unit_test(test_outage_falls_back_locally),
     };
