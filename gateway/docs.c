@@ -2,8 +2,10 @@
 #include "docs.h"
 
 #include <libgen.h>
-#include <stdbool.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +13,26 @@
 #include <unistd.h>
 
 #define DOCS_MAX_FILE (16 * 1024 * 1024)
+#define OPENAPI_KEY "/openapi.json" /* never an asset name: those have no '/' */
+
+typedef struct doc {
+    struct doc *next;
+    const char *ctype;
+    char *body;
+    size_t len;
+    char name[]; /* asset file name, or OPENAPI_KEY */
+} doc_t;
 
 static char s_docs_dir[PATH_MAX + 16];
 static char s_openapi[PATH_MAX];
 static char s_exe_dir[PATH_MAX];
+
+/* Documents read so far, newest first. Readers walk it without a lock: an
+ * entry is complete before it is published (release) and is neither changed
+ * nor freed until docs_destroy. Loading is serialized by s_load_lock, so a
+ * file is read from disk once however many threads ask for it at once. */
+static _Atomic(doc_t *) s_loaded;
+static pthread_mutex_t s_load_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool is_dir(const char *p)
 {
@@ -24,6 +42,7 @@ static bool is_dir(const char *p)
 
 void docs_init(void)
 {
+    docs_destroy();
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
@@ -89,26 +108,92 @@ static int read_file(const char *path, char **body, size_t *len)
     return 0;
 }
 
-int docs_read(const char *name, char **body, size_t *len, const char **ctype)
+/* Reads the document under key from disk, trying each place it may be. */
+static int load(const char *key, char **body, size_t *len)
 {
     char path[PATH_MAX * 2];
-    if (!name) {
-        *ctype = "application/json; charset=utf-8";
+    if (strcmp(key, OPENAPI_KEY) == 0) {
         if (read_file(s_openapi, body, len) == 0)
             return 0;
         snprintf(path, sizeof path, "%s/../proto/openapi.json", s_exe_dir);
         return read_file(path, body, len);
     }
-    if (!*name)
-        name = "index.html";
-    /* Names come from the URL: one plain file name, nothing that climbs out. */
-    if (name[0] == '.' || strchr(name, '/') || strchr(name, '\\') || strlen(name) > 255)
-        return -1;
-    snprintf(path, sizeof path, "%s/%s", s_docs_dir, name);
-    *ctype = content_type(name);
+    snprintf(path, sizeof path, "%s/%s", s_docs_dir, key);
     if (read_file(path, body, len) == 0)
         return 0;
     /* A source tree where the assets were installed but not assembled. */
-    snprintf(path, sizeof path, "%s/node_modules/swagger-ui-dist/%s", s_docs_dir, name);
+    snprintf(path, sizeof path, "%s/node_modules/swagger-ui-dist/%s", s_docs_dir, key);
     return read_file(path, body, len);
+}
+
+static const doc_t *find(const char *key)
+{
+    for (const doc_t *d = atomic_load_explicit(&s_loaded, memory_order_acquire); d; d = d->next)
+        if (strcmp(d->name, key) == 0)
+            return d;
+    return NULL;
+}
+
+/* The document under key, read from disk on first use; NULL if it is not
+ * there (misses are not remembered: the key comes from the URL). */
+static const doc_t *doc_get(const char *key, const char *ctype)
+{
+    const doc_t *found = find(key);
+    if (found)
+        return found;
+    pthread_mutex_lock(&s_load_lock);
+    found = find(key); /* another thread may have loaded it meanwhile */
+    char *body;
+    size_t len;
+    if (!found && load(key, &body, &len) == 0) {
+        size_t klen = strlen(key) + 1;
+        doc_t *d = malloc(sizeof *d + klen);
+        if (d) {
+            memcpy(d->name, key, klen);
+            d->ctype = ctype;
+            d->body = body;
+            d->len = len;
+            d->next = atomic_load_explicit(&s_loaded, memory_order_relaxed);
+            atomic_store_explicit(&s_loaded, d, memory_order_release);
+            found = d;
+        } else {
+            free(body);
+        }
+    }
+    pthread_mutex_unlock(&s_load_lock);
+    return found;
+}
+
+int docs_get(const char *name, const char **body, size_t *len, const char **ctype)
+{
+    const doc_t *d;
+    if (!name) {
+        d = doc_get(OPENAPI_KEY, "application/json; charset=utf-8");
+    } else {
+        if (!*name)
+            name = "index.html";
+        /* Names come from the URL: one plain file name, nothing that climbs out. */
+        if (name[0] == '.' || strchr(name, '/') || strchr(name, '\\') || strlen(name) > 255)
+            return -1;
+        d = doc_get(name, content_type(name));
+    }
+    if (!d)
+        return -1;
+    *body = d->body;
+    *len = d->len;
+    *ctype = d->ctype;
+    return 0;
+}
+
+void docs_destroy(void)
+{
+    pthread_mutex_lock(&s_load_lock);
+    doc_t *d = atomic_exchange(&s_loaded, NULL);
+    pthread_mutex_unlock(&s_load_lock);
+    while (d) {
+        doc_t *next = d->next;
+        free(d->body);
+        free(d);
+        d = next;
+    }
 }

@@ -407,9 +407,6 @@ void gwhttp_shutdown(gw_loop_t *L)
 static enum MHD_Result answer_local(slot_t *s)
 {
     const route_t *rt = s->req.match.route;
-    char *body = NULL;
-    size_t len = 0;
-    const char *ctype = NULL;
     switch (rt->kind) {
     case ROUTE_ROOT:
         set_resp(s, 200, s_root_body, sizeof s_root_body - 1, BODY_STATIC);
@@ -426,11 +423,13 @@ static enum MHD_Result answer_local(slot_t *s)
         const char *name = rt->kind == ROUTE_OPENAPI ? NULL
                            : rt->kind == ROUTE_DOCS  ? ""
                                                      : s->req.match.params[0].value;
-        if (docs_read(name, &body, &len, &ctype) != 0) {
+        const char *doc, *ctype;
+        size_t len;
+        if (docs_get(name, &doc, &len, &ctype) != 0) {
             set_detail(s, 404, "Not Found");
             return deliver(s);
         }
-        set_resp(s, 200, body, len, BODY_FREE);
+        set_resp(s, 200, doc, len, BODY_STATIC); /* owned by docs, not copied */
         s->ctype = ctype;
         return deliver(s);
     }
