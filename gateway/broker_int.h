@@ -1,5 +1,6 @@
-/* Broker internals shared by broker.c (routing) and broker_status.c
- * (the broker.status report). Not an API: only broker*.c include it. */
+/* Broker internals shared by broker.c (routing core, loop), broker_messages.c
+ * (checking what arrives), broker_sweep.c (timers) and broker_status.c (the
+ * broker.status report). Not an API: only broker*.c include it. */
 #ifndef SHOPMQ_BROKER_INT_H
 #define SHOPMQ_BROKER_INT_H
 
@@ -69,6 +70,35 @@ struct broker {
     uint64_t malformed_suppressed;
     broker_stats_t stats;
 };
+
+/* broker.c: sending on the ROUTER. broker_reply answers a request itself:
+ * [client][SMQC01][rid][status][body]. */
+void broker_send_const(broker_t *self, const void *data, size_t len, bool more);
+void broker_send_frame(broker_t *self, zframe_t *frame, bool more);
+void broker_send_command(broker_t *self, zframe_t *identity, byte command);
+void broker_reply(broker_t *self, request_t *req, int status, const char *body);
+void broker_reply_unavailable(broker_t *self, request_t *req); /* 503, counted */
+
+/* broker.c: requests, queues and workers. */
+request_t *broker_request_new(broker_t *self);
+void broker_request_free(broker_t *self, request_t *req);
+void broker_queue_unlink(broker_t *self, service_t *svc, request_t *req);
+void broker_idle_unlink(service_t *svc, worker_t *w);
+bool broker_is_core_service(const char *name);
+/* Queues a checked request (its frames now belong to the broker) and
+ * dispatches; answers 503 when the broker is full. */
+void broker_submit(broker_t *self, const char *service, const char *rid, request_t *req);
+void broker_worker_ready(broker_t *self, zframe_t *identity, const char *key, const char *service);
+void broker_worker_replied(broker_t *self, worker_t *w);
+/* A held request is re-dispatched once when idempotent, else answered 502. */
+void broker_worker_delete(broker_t *self, worker_t *w, bool send_disconnect, const char *why);
+
+/* broker_messages.c: one message from the ROUTER (identity first). */
+void broker_router_message(broker_t *self, zmsg_t *msg);
+
+/* broker_sweep.c: run from broker_run's timers. */
+void broker_sweep(broker_t *self, int64_t now);
+void broker_send_heartbeats(broker_t *self);
 
 /* The broker.status reply body (malloc'd JSON), or NULL. */
 char *broker_status_json(broker_t *self);
