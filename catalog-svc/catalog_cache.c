@@ -177,8 +177,8 @@ static redisContext *conn_get(catalog_cache_t *self, tconn_t **tp)
         if (clock_mono_ms() < t->retry_at)
             return NULL;
         char err[320];
-        redis_sync_rc_t rc = redis_sync_connect(&self->url, self->timeout_ms, &t->c, err,
-                                                sizeof err);
+        redis_sync_rc_t rc =
+            redis_sync_connect(&self->url, self->timeout_ms, &t->c, err, sizeof err);
         if (rc != REDIS_SYNC_OK) {
             /* An unreachable Redis is logged when it goes away, not once a
              * second per thread; a refused AUTH or SELECT (misconfiguration)

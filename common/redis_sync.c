@@ -7,15 +7,13 @@
 
 /* Runs a two-word handshake command; false (reason in err) unless Redis
  * answered with something other than an error. */
-static bool handshake(redisContext *c, const char *cmd, const char *arg, char *err,
-                      size_t errlen)
+static bool handshake(redisContext *c, const char *cmd, const char *arg, char *err, size_t errlen)
 {
     const char *argv[] = {cmd, arg};
     redisReply *r = redisCommandArgv(c, 2, argv, NULL);
     bool ok = r && r->type != REDIS_REPLY_ERROR;
     if (!ok)
-        snprintf(err, errlen, "%s failed: %s", cmd,
-                 r ? r->str : c->err ? c->errstr : "error");
+        snprintf(err, errlen, "%s failed: %s", cmd, r ? r->str : c->err ? c->errstr : "error");
     freeReplyObject(r);
     return ok;
 }

@@ -539,4 +539,3 @@ void broker_destroy(broker_t **self_p)
     free(self);
     *self_p = NULL;
 }
-

@@ -65,9 +65,13 @@ static int teardown(void **state)
 {
     (void)state;
     docs_destroy();
-    const char *files[] = {"index.html", "swagger-ui.css", "late.js", "openapi.json",
+    const char *files[] = {"index.html",
+                           "swagger-ui.css",
+                           "late.js",
+                           "openapi.json",
                            "node_modules/swagger-ui-dist/swagger-ui-bundle.js",
-                           "node_modules/swagger-ui-dist", "node_modules"};
+                           "node_modules/swagger-ui-dist",
+                           "node_modules"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         rm_path(files[i]);
     rmdir(s_dir);
@@ -128,7 +132,7 @@ static void test_refused_names(void **state)
     (void)state;
     const char *body, *ct;
     size_t len;
-    const char *bad[] = {"../index.html", "..", ".", ".hidden", "a/b", "node_modules/x",
+    const char *bad[] = {"../index.html",  "..",  ".", ".hidden", "a/b", "node_modules/x",
                          "..\\index.html", "x\\y"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(docs_get(bad[i], &body, &len, &ct), -1);
