@@ -35,60 +35,57 @@ _Static_assert(sizeof(void *) >= sizeof(uint64_t), "slot tokens are passed as po
 
 /* The sliding log, on Redis's clock so replicas with skewed clocks share one
  * timeline. KEYS[1] is a list of (ms, n) pairs in arrival order: n requests
- * were admitted at ms. KEYS[2] holds their sum, the count in the window.
+ * were admitted at ms. KEYS[2] is a hash: n, the sum of the pairs (the
+ * count in the window), and x, when the keys' expiry was last pushed back.
  * ARGV: max, window ms, requests asking now (one loop pass of one IP).
  * Returns {admitted, count before, reset_unix_ms, ms_until_reset}.
  *
  * A pair per batch instead of a sorted-set member per request: the log of
  * a busy IP used to hold every request of its window (400k members at
  * 7k req/s over 60 s) and ZADD/ZREMRANGEBYSCORE on it cost more than the
- * request they guarded. Appends and trims at the ends of a list are O(1),
- * the count is one GET, and the answer is the same to the millisecond: a
- * pair leaves the window exactly when its requests would have.
- * Each redis.call costs about a microsecond of Lua glue on the one Redis
- * thread, so the common path makes seven: TIME GET LRANGE LTRIM RPUSH
- * PEXPIRE SET. If the count expired before the log (or the other way
- * round), the log is dropped or the count rebuilt: never an undercount that
- * lets a client past the limit for long. */
+ * request they guarded. Pushes and pops at the ends of a list are O(1) and
+ * the answer is the same to the millisecond: a pair leaves the window
+ * exactly when its requests would have.
+ * Each redis.call costs a microsecond or so on the one Redis thread, so the
+ * common path makes five (TIME HMGET LINDEX RPUSH HINCRBY): the expiry is
+ * pushed back at most once a second, to window + 2 s, which outlives every
+ * pair pushed in that second. If one key expired before the other, the
+ * log is dropped or the count rebuilt, never undercounted for long.
+ * Needs Redis >= 6.2 (LPOP with a count). */
 static const char LIMIT_SCRIPT[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local log, cnt = KEYS[1], KEYS[2]\n"
     "local max, window, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local cutoff = now - window\n"
-    "local total = tonumber(redis.call('GET', cnt))\n"
-    "local changed = false\n"
-    "local oldest\n"
+    "local c = redis.call('HMGET', cnt, 'n', 'x')\n"
+    "local total, refreshed = tonumber(c[1]), tonumber(c[2])\n"
     "if not total then\n"
     "  redis.call('DEL', log)\n"
     "  total = 0\n"
     "end\n"
-    "while total > 0 do\n"
-    "  local head = redis.call('LRANGE', log, 0, 7)\n"
-    "  local i = 1\n"
-    "  while head[i + 1] and tonumber(head[i]) <= cutoff do\n"
-    "    total = total - tonumber(head[i + 1])\n"
-    "    i = i + 2\n"
-    "  end\n"
-    "  if i > 1 then\n"
-    "    redis.call('LTRIM', log, i - 1, -1)\n"
-    "    changed = true\n"
-    "  end\n"
-    "  if head[i + 1] then oldest = tonumber(head[i]) break end\n"
-    "  if #head < 8 then total = 0 changed = true break end\n"
+    "local oldest = total > 0 and tonumber(redis.call('LINDEX', log, 0))\n"
+    "local gone = 0\n"
+    "while oldest and oldest <= now - window do\n"
+    "  local pair = redis.call('LPOP', log, 2)\n"
+    "  gone = gone + (tonumber(pair[2]) or 0)\n"
+    "  oldest = tonumber(redis.call('LINDEX', log, 0))\n"
     "end\n"
-    "if total < 0 then total = 0 end\n"
+    "if not oldest then gone = total end\n"
+    "total = total - gone\n"
+    "if total < 0 then gone = gone + total total = 0 end\n"
     "local admit = max - total\n"
     "if admit > want then admit = want end\n"
     "if admit < 0 then admit = 0 end\n"
     "if admit > 0 then\n"
     "  redis.call('RPUSH', log, now, admit)\n"
-    "  redis.call('PEXPIRE', log, window)\n"
     "  oldest = oldest or now\n"
     "end\n"
-    "if admit > 0 or changed then\n"
-    "  redis.call('SET', cnt, total + admit, 'PX', window)\n"
+    "if admit ~= gone then redis.call('HINCRBY', cnt, 'n', admit - gone) end\n"
+    "if admit > 0 and (not refreshed or now - refreshed >= 1000) then\n"
+    "  redis.call('HSET', cnt, 'x', now)\n"
+    "  redis.call('PEXPIRE', log, window + 2000)\n"
+    "  redis.call('PEXPIRE', cnt, window + 2000)\n"
     "end\n"
     "local reset = (oldest or now) + window\n"
     "return {admit, total, reset, reset - now}\n";
