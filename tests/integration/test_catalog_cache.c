@@ -26,6 +26,13 @@ static harness_t *h;
 static const char *const test_env[] = {"ECOM_REDIS_RATE_LIMIT_MAX=0", "ECOM_REDIS_TIMEOUT_MS=100",
                                        NULL};
 
+/* Waits for the stack: stretched by SHOPMQ_TEST_TIME_SCALE like the
+ * harness's own (valgrind), together with the stack's heartbeat. */
+static int scaled(int ms)
+{
+    return ms * harness_time_scale();
+}
+
 static long now_ms(void)
 {
     struct timespec ts;
@@ -93,7 +100,7 @@ static json_t *health(void)
 
 static bool wait_health_cache(const char *want, int timeout_ms)
 {
-    long until = now_ms() + timeout_ms;
+    long until = now_ms() + scaled(timeout_ms);
     while (now_ms() < until) {
         json_t *j = health();
         bool ok = j && strcmp(json_string_value(json_object_get(j, "cache")) ?: "", want) == 0;
@@ -134,7 +141,7 @@ static void redis_killed_reads_still_answer_then_caching_resumes(void **state)
             json_t *j = NULL;
             assert_int_equal(http_json(h, "GET", reads[i], NULL, &j), 200);
             json_decref(j);
-            assert_true(now_ms() - t0 < 1000);
+            assert_true(now_ms() - t0 < scaled(1000));
         }
     /* writes still succeed, and the next read sees them */
     json_t *j = NULL;
@@ -161,13 +168,13 @@ static void redis_killed_reads_still_answer_then_caching_resumes(void **state)
     assert_true(wait_health_cache("connected", 10000));
     /* Cache stats are summed by the gateway from the replicas' heartbeats
      * (500 ms apart): hits are counted once a heartbeat has carried them. */
-    long until = now_ms() + 10000, h0 = -1;
+    long until = now_ms() + scaled(10000), h0 = -1;
     bool resumed = false;
     stats(&avail, &h0);
     while (!resumed && now_ms() < until) {
         api_price(id, price);
         api_price(id, price);
-        usleep(700 * 1000);
+        usleep(scaled(700) * 1000);
         long h1;
         stats(&avail, &h1);
         resumed = avail && h1 > h0;
@@ -193,7 +200,22 @@ static void publish_settle(const char *topic, const char *publisher, uint64_t se
                            const char *payload)
 {
     publish(topic, publisher, seq, payload);
-    usleep(300 * 1000);
+    usleep(scaled(300) * 1000);
+}
+
+/* Reads the product until the API answers want (the consumer has acted on
+ * an event), for at most ms (scaled); asserts it did. */
+static void wait_price(const char *id, const char *want, int ms)
+{
+    char p[32];
+    long until = now_ms() + scaled(ms);
+    do {
+        api_price(id, p);
+        if (strcmp(p, want) == 0)
+            return;
+        usleep(50 * 1000);
+    } while (now_ms() < until);
+    assert_string_equal(p, want);
 }
 
 /* Caches the product at its current price, then changes the price behind
@@ -210,12 +232,51 @@ static void cache_then_change(const char *id, const char *old_price, const char 
     assert_string_equal(p, old_price); /* served from the cache */
 }
 
+/* Whether the process's log has a line containing both needles. */
+static bool log_has(const char *proc, const char *needle, const char *needle2)
+{
+    FILE *f = fopen(harness_log_path(h, proc), "r");
+    assert_non_null(f);
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) && (!needle2 || strstr(line, needle2));
+    fclose(f);
+    return found;
+}
+
+/* order-svc's outbox relay is a publisher too: its first heartbeat reaching
+ * catalog-svc flushes the cache ("new publisher"). Waits for that, so that
+ * it cannot land in the middle of a check below. */
+static void wait_relay_seen(void)
+{
+    char relay[128] = "";
+    long until = now_ms() + scaled(10000);
+    while (now_ms() < until) {
+        FILE *f = fopen(harness_log_path(h, "order-svc"), "r");
+        assert_non_null(f);
+        char line[4096];
+        const char *tag = "outbox relay: publisher ";
+        while (!*relay && fgets(line, sizeof line, f)) {
+            char *at = strstr(line, tag);
+            if (at)
+                sscanf(at + strlen(tag), "%127[^\"]", relay);
+        }
+        fclose(f);
+        if (*relay && log_has("catalog-svc", "events: new publisher", relay))
+            return;
+        usleep(50 * 1000);
+    }
+    fail_msg("catalog-svc never saw order-svc's relay (publisher \"%s\")", relay);
+}
+
 static void events_invalidate(void **state)
 {
     pub = zsock_new(ZMQ_PUB);
     assert_non_null(pub);
     assert_int_equal(zsock_connect(pub, "%s", harness_events_pub_endpoint(h)), 0);
-    usleep(1000 * 1000); /* the subscription travels XPUB -> XSUB -> us */
+    usleep(scaled(1000) * 1000); /* the subscription travels XPUB -> XSUB -> us */
+    wait_relay_seen();
 
     char a[64], b[64], p[32];
     create_product("E-A", "20.00", a);
@@ -230,9 +291,8 @@ static void events_invalidate(void **state)
     publish(SMQ_TOPIC_HEARTBEAT, "test-pub", 1, "{}");
     char payload[128];
     snprintf(payload, sizeof payload, "{\"product_ids\": [\"%s\"]}", a);
-    publish_settle(SMQ_TOPIC_STOCK, "test-pub", 2, payload);
-    api_price(a, p);
-    assert_string_equal(p, "21.00");
+    publish(SMQ_TOPIC_STOCK, "test-pub", 2, payload);
+    wait_price(a, "21.00", 1000);
     api_price(b, p);
     assert_string_equal(p, "30.00"); /* B not named, no gap: still cached */
 
@@ -240,21 +300,21 @@ static void events_invalidate(void **state)
     publish_settle(SMQ_TOPIC_PRODUCT, "test-pub", 3, "{\"product_ids\": []}");
     api_price(b, p);
     assert_string_equal(p, "30.00"); /* in order, empty: nothing dropped */
-    publish_settle(SMQ_TOPIC_PRODUCT, "test-pub", 5, "{\"product_ids\": []}");
-    api_price(b, p);
-    assert_string_equal(p, "31.00");
+    publish(SMQ_TOPIC_PRODUCT, "test-pub", 5, "{\"product_ids\": []}");
+    wait_price(b, "31.00", 1000);
 
-    /* a restart (seq goes back to 1) invalidates everything */
+    /* a restart (seq goes back to 1) invalidates everything; seq 1 was
+     * last seen at the heartbeat above: a sighting under 500 ms old would
+     * be taken for the copy through a second broker (catalog_seq.c) */
     cache_then_change(b, "31.00", "32.00");
-    publish_settle(SMQ_TOPIC_HEARTBEAT, "test-pub", 1, "{}");
-    api_price(b, p);
-    assert_string_equal(p, "32.00");
+    usleep(600 * 1000);
+    publish(SMQ_TOPIC_HEARTBEAT, "test-pub", 1, "{}");
+    wait_price(b, "32.00", 1000);
 
     /* a heartbeat announcing a seq we never got is a gap too */
     cache_then_change(b, "32.00", "33.00");
-    publish_settle(SMQ_TOPIC_HEARTBEAT, "test-pub", 4, "{}");
-    api_price(b, p);
-    assert_string_equal(p, "33.00");
+    publish(SMQ_TOPIC_HEARTBEAT, "test-pub", 4, "{}");
+    wait_price(b, "33.00", 1000);
 
     /* lists are invalidated as well (generation bump) */
     json_t *j = NULL;
@@ -267,12 +327,11 @@ static void events_invalidate(void **state)
     assert_true(json_real_value(json_object_get(item, "price")) > 33.99);
     json_decref(j);
 
-    /* three missed heartbeats: the publisher goes quiet, everything goes */
+    /* three missed heartbeats (3 x ECOM_HEARTBEAT_MS, scaled by the
+     * harness too): the publisher goes quiet, everything goes */
     publish(SMQ_TOPIC_HEARTBEAT, "test-pub", 9, "{}");
     cache_then_change(b, "34.00", "35.00");
-    usleep(4000 * 1000);
-    api_price(b, p);
-    assert_string_equal(p, "35.00");
+    wait_price(b, "35.00", 4000);
 
     /* garbage on the event bus is dropped, the consumer keeps working */
     zmsg_t *junk = zmsg_new();
@@ -282,9 +341,8 @@ static void events_invalidate(void **state)
     publish_settle(SMQ_TOPIC_HEARTBEAT, "test-pub-2", 1, "{}");
     cache_then_change(b, "35.00", "36.00");
     snprintf(payload, sizeof payload, "{\"product_ids\": [\"%s\"]}", b);
-    publish_settle(SMQ_TOPIC_STOCK, "test-pub-2", 2, payload);
-    api_price(b, p);
-    assert_string_equal(p, "36.00");
+    publish(SMQ_TOPIC_STOCK, "test-pub-2", 2, payload);
+    wait_price(b, "36.00", 1000);
     json_t *hj = health();
     assert_non_null(hj);
     json_decref(hj);

@@ -23,11 +23,17 @@
 static const char *const test_env[] = {"ECOM_REDIS_RATE_LIMIT_MAX=0", NULL};
 static harness_t *h;
 
+/* Waits for the stack, stretched like the harness's own (valgrind). */
+static int scaled(int ms)
+{
+    return ms * harness_time_scale();
+}
+
 /* Waits up to ms for the API's stock of pid == want; returns the last value seen. */
 static long wait_stock(const char *pid, long want, int ms)
 {
     long s = -1;
-    for (int waited = 0; waited <= ms; waited += 50) {
+    for (int waited = 0; waited <= scaled(ms); waited += 50) {
         if ((s = fixture_api_stock(h, pid)) == want)
             break;
         usleep(50 * 1000);
@@ -78,7 +84,7 @@ static void test_kill_9_loses_no_order_and_no_event(void **state)
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&th[i], NULL, traffic, NULL);
-    usleep(1500 * 1000);
+    usleep(scaled(1500) * 1000);
     assert_int_equal(harness_kill(h, "order-svc", SIGKILL), 0);
     pthread_mutex_lock(&ids_lock);
     int before_kill = ok_count;
@@ -100,7 +106,7 @@ static void test_kill_9_loses_no_order_and_no_event(void **state)
     assert_int_equal(harness_wait_workers(h, "order", 4, 20000), 0);
     /* Requests caught by the kill wait out the gateway's deadline; then
      * traffic flows through the new process. */
-    for (int waited = 0; waited < 15000; waited += 100) {
+    for (int waited = 0; waited < scaled(15000); waited += 100) {
         pthread_mutex_lock(&ids_lock);
         bool flowing = ok_count > before_kill + 50;
         pthread_mutex_unlock(&ids_lock);
@@ -126,7 +132,7 @@ static void test_kill_9_loses_no_order_and_no_event(void **state)
 
     /* Every committed outbox row goes out, the dead process's orphan too. */
     long unsent = -1;
-    for (int waited = 0; waited < 5000; waited += 100) {
+    for (int waited = 0; waited < scaled(5000); waited += 100) {
         if ((unsent = fixture_sql_long(h, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")) ==
             0)
             break;
