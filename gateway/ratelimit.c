@@ -117,6 +117,12 @@ typedef struct {
     int64_t deadline;
 } deadline_t;
 
+/* Tokens of an IP's batches (0: none; generations start at 1). */
+typedef struct {
+    uint64_t flying; /* sent, waiting for Redis */
+    uint64_t open;   /* not sent yet: checks join it */
+} ipq_t;
+
 /* What Redis said for a batch (see LIMIT_SCRIPT). */
 typedef struct {
     long long admitted, count_before, reset_ms, wait_ms;
@@ -146,12 +152,14 @@ struct ratelimit {
      * sorted); entries for batches already answered are skipped lazily. */
     deadline_t *ring;
     size_t ring_cap, ring_head, ring_len;
-    /* Batches of this pass, not sent yet, and an open-addressing index of
-     * them by IP (tokens; 0 is empty, generations start at 1). */
-    uint64_t *pending;
-    size_t npending, pending_cap;
-    uint64_t *by_ip;
-    size_t by_ip_cap; /* a power of two, at least twice npending */
+    /* Per IP: the batch in flight and the one filling up behind it, in an
+     * open-addressing table (linear probing; an entry whose batches are
+     * both answered is a tombstone, reused by inserts, dropped by rebuilds). */
+    ipq_t *ipq;
+    size_t ipq_cap, ipq_used; /* cap: a power of two; used: non-empty cells */
+    /* Open batches that may go now (their IP has none in flight). */
+    uint64_t *ready;
+    size_t nready, ready_cap;
 
     ratelimit_stats_t stats;
 };
@@ -243,7 +251,12 @@ static void ring_purge(ratelimit_t *self)
         ring_pop(self);
 }
 
-/* ---- this pass's batches, by IP ---- */
+/* ---- batches by IP ----
+ * One command per IP in flight at a time: checks that arrive meanwhile
+ * join the IP's open batch, which goes when the reply comes. An idle IP's
+ * check goes at the end of the pass it arrived in, so a quiet gateway adds
+ * no wait, and a busy one sends fewer, fuller batches (a batch is the
+ * checks of one round trip) instead of queueing more commands on Redis. */
 
 static size_t ip_hash(const char *ip)
 {
@@ -253,52 +266,84 @@ static size_t ip_hash(const char *ip)
     return h;
 }
 
-/* The unsent batch of ip in this pass, or NULL. */
-static slot_t *pending_find(ratelimit_t *self, const char *ip)
+/* The IP of a cell, from whichever of its batches is live, or NULL. */
+static const char *ipq_ip(ratelimit_t *self, const ipq_t *q)
 {
-    if (!self->by_ip_cap)
+    slot_t *s = slot_lookup(self, q->flying);
+    if (!s)
+        s = slot_lookup(self, q->open);
+    return s ? s->ip : NULL;
+}
+
+static ipq_t *ipq_find(ratelimit_t *self, const char *ip)
+{
+    if (!self->ipq_cap)
         return NULL;
-    size_t mask = self->by_ip_cap - 1;
-    for (size_t i = ip_hash(ip) & mask; self->by_ip[i]; i = (i + 1) & mask) {
-        slot_t *head = slot_lookup(self, self->by_ip[i]);
-        if (head && !head->sent && strcmp(head->ip, ip) == 0)
-            return head;
+    size_t mask = self->ipq_cap - 1;
+    for (size_t i = ip_hash(ip) & mask; self->ipq[i].flying || self->ipq[i].open;
+         i = (i + 1) & mask) {
+        const char *cell_ip = ipq_ip(self, &self->ipq[i]);
+        if (cell_ip && strcmp(cell_ip, ip) == 0)
+            return &self->ipq[i];
     }
     return NULL;
 }
 
-static void by_ip_put(ratelimit_t *self, uint64_t token)
+/* Rebuilds the table at twice the live entries (at least 64 cells). */
+static int ipq_rebuild(ratelimit_t *self, size_t live_extra)
 {
-    size_t mask = self->by_ip_cap - 1;
-    size_t i = ip_hash(self->slots[(uint32_t)token].ip) & mask;
-    while (self->by_ip[i])
-        i = (i + 1) & mask;
-    self->by_ip[i] = token;
+    size_t live = live_extra;
+    for (size_t i = 0; i < self->ipq_cap; i++)
+        live += ipq_ip(self, &self->ipq[i]) != NULL;
+    size_t cap = 64;
+    while (cap < 4 * live)
+        cap *= 2;
+    ipq_t *nt = calloc(cap, sizeof *nt);
+    if (!nt)
+        return -1;
+    size_t used = 0;
+    for (size_t i = 0; i < self->ipq_cap; i++) {
+        const char *ip = ipq_ip(self, &self->ipq[i]);
+        if (!ip)
+            continue;
+        size_t j = ip_hash(ip) & (cap - 1);
+        while (nt[j].flying || nt[j].open)
+            j = (j + 1) & (cap - 1);
+        nt[j] = self->ipq[i];
+        used++;
+    }
+    free(self->ipq);
+    self->ipq = nt;
+    self->ipq_cap = cap;
+    self->ipq_used = used;
+    return 0;
 }
 
-static int pending_add(ratelimit_t *self, uint64_t token)
+/* A cell for ip, which ipq_find did not find (a tombstone or a new cell). */
+static ipq_t *ipq_insert(ratelimit_t *self, const char *ip)
 {
-    if (self->npending == self->pending_cap) {
-        size_t n = self->pending_cap ? self->pending_cap * 2 : 64;
-        uint64_t *np = realloc(self->pending, n * sizeof *np);
-        uint64_t *nx = calloc(2 * n, sizeof *nx);
-        if (!np || !nx) {
-            if (np)
-                self->pending = np;
-            free(nx);
+    if ((self->ipq_used + 1) * 2 > self->ipq_cap && ipq_rebuild(self, 1) != 0)
+        return NULL;
+    size_t mask = self->ipq_cap - 1;
+    size_t i = ip_hash(ip) & mask;
+    while ((self->ipq[i].flying || self->ipq[i].open) && ipq_ip(self, &self->ipq[i]))
+        i = (i + 1) & mask;
+    if (!self->ipq[i].flying && !self->ipq[i].open)
+        self->ipq_used++;
+    return &self->ipq[i]; /* a tombstone keeps its dead tokens: see batch_landed */
+}
+
+static int ready_push(ratelimit_t *self, uint64_t token)
+{
+    if (self->nready == self->ready_cap) {
+        size_t n = self->ready_cap ? self->ready_cap * 2 : 64;
+        uint64_t *nr = realloc(self->ready, n * sizeof *nr);
+        if (!nr)
             return -1;
-        }
-        free(self->by_ip);
-        self->pending = np;
-        self->pending_cap = n;
-        self->by_ip = nx;
-        self->by_ip_cap = 2 * n;
-        for (size_t i = 0; i < self->npending; i++)
-            if (slot_lookup(self, self->pending[i]))
-                by_ip_put(self, self->pending[i]);
+        self->ready = nr;
+        self->ready_cap = n;
     }
-    self->pending[self->npending++] = token;
-    by_ip_put(self, token);
+    self->ready[self->nready++] = token;
     return 0;
 }
 
@@ -327,6 +372,20 @@ static void count_result(ratelimit_t *self, const ratelimit_result_t *res)
         self->stats.rejected++;
 }
 
+/* The IP's batch in flight is done: the open one may go. */
+static void batch_answer(ratelimit_t *self, int32_t idx, const batch_reply_t *rep);
+
+static void batch_landed(ratelimit_t *self, slot_t *head, uint64_t token)
+{
+    ipq_t *q = ipq_find(self, head->ip);
+    if (!q || q->flying != token)
+        return;
+    /* q->flying stays: a cell with only answered batches is a tombstone,
+     * an empty one would cut the probe chains through it. */
+    if (slot_lookup(self, q->open) && ready_push(self, q->open) != 0)
+        batch_answer(self, (int32_t)(uint32_t)q->open, NULL);
+}
+
 /* Answers every check of the batch at idx exactly once, in arrival order,
  * from Redis's reply or (rep NULL) from the local window. Each slot is
  * released before its callback, which may start new checks. */
@@ -334,6 +393,7 @@ static void batch_answer(ratelimit_t *self, int32_t idx, const batch_reply_t *re
 {
     char ip[IP_MAX];
     memcpy(ip, self->slots[idx].ip, sizeof ip);
+    batch_landed(self, &self->slots[idx], slot_token(self, idx));
     for (long long i = 0; idx >= 0; i++) {
         slot_t *s = &self->slots[idx];
         int32_t next = s->next;
@@ -526,6 +586,7 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *privdata)
         return; /* answered locally after its deadline; Redis counted it anyway */
     int32_t idx = (int32_t)(uint32_t)token;
     redisReply *reply = r;
+
     if (!reply) { /* connection going away */
         batch_answer(self, idx, NULL);
         return;
@@ -552,23 +613,27 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *privdata)
     batch_answer(self, idx, NULL);
 }
 
-/* Sends this pass's batches, one command per IP, and writes them at once
- * rather than after another poll. */
-static void flush_pending(ratelimit_t *self)
+/* Sends the batches that may go, and writes them at once rather than after
+ * another poll. */
+static void flush_ready(ratelimit_t *self)
 {
-    if (!self->npending)
-        return;
-    for (size_t i = 0; i < self->npending; i++) {
-        uint64_t token = self->pending[i];
+    for (size_t i = 0; i < self->nready; i++) {
+        uint64_t token = self->ready[i];
         slot_t *head = slot_lookup(self, token);
-        if (!head)
-            continue; /* its deadline passed first */
+        if (!head || head->sent)
+            continue; /* answered at its deadline, or already sent */
+        ipq_t *q = ipq_find(self, head->ip);
+        if (q && slot_lookup(self, q->flying))
+            continue; /* goes when that one lands */
         head->sent = true;
+        if (q && q->open == token) {
+            q->open = 0;
+            q->flying = token;
+        }
         if (self->state != RL_UP || !self->ra.ac || send_batch(self, token, false) != 0)
             batch_answer(self, (int32_t)(uint32_t)token, NULL);
     }
-    self->npending = 0;
-    memset(self->by_ip, 0, self->by_ip_cap * sizeof *self->by_ip);
+    self->nready = 0;
     if (self->ra.ac && self->ra.writing)
         redisAsyncHandleWrite(self->ra.ac);
 }
@@ -631,8 +696,8 @@ void ratelimit_destroy(ratelimit_t **self_p)
     localwin_destroy(&self->local);
     free(self->slots);
     free(self->ring);
-    free(self->pending);
-    free(self->by_ip);
+    free(self->ipq);
+    free(self->ready);
     free(self);
     *self_p = NULL;
 }
@@ -649,26 +714,32 @@ int ratelimit_check(ratelimit_t *self, const char *ip, ratelimit_result_t *res, 
         *res = (ratelimit_result_t){.allowed = true};
         return RATELIMIT_DONE;
     }
-    if (self->state == RL_UP && self->ra.ac) {
-        slot_t *head = pending_find(self, ip);
-        int32_t hidx = head ? (int32_t)(head - self->slots) : -1;
+    if (self->state == RL_UP && self->ra.ac && strlen(ip) < IP_MAX) {
+        ipq_t *q = ipq_find(self, ip);
+        slot_t *open = q ? slot_lookup(self, q->open) : NULL;
+        int32_t oidx = open ? (int32_t)(open - self->slots) : -1;
         int32_t idx = slot_alloc(self); /* may move the slots */
         if (idx >= 0) {
             slot_t *s = &self->slots[idx];
             s->cb = cb;
             s->arg = arg;
-            if (hidx >= 0) {
-                head = &self->slots[hidx];
-                self->slots[head->tail].next = idx;
-                head->tail = idx;
-                head->n++;
+            if (oidx >= 0) {
+                open = &self->slots[oidx];
+                self->slots[open->tail].next = idx;
+                open->tail = idx;
+                open->n++;
                 return RATELIMIT_PENDING;
             }
-            snprintf(s->ip, sizeof s->ip, "%s", ip);
+            memcpy(s->ip, ip, strlen(ip) + 1);
             uint64_t token = slot_token(self, idx);
-            if (ring_push(self, token, clock_mono_ms() + self->timeout_ms) == 0) {
-                if (pending_add(self, token) == 0)
+            if (!q)
+                q = ipq_insert(self, ip); /* may rebuild the table */
+            bool idle = q && !slot_lookup(self, q->flying);
+            if (q && ring_push(self, token, clock_mono_ms() + self->timeout_ms) == 0) {
+                if (!idle || ready_push(self, token) == 0) {
+                    q->open = token;
                     return RATELIMIT_PENDING;
+                }
                 self->ring_len--; /* the entry just pushed */
             }
             slot_release(self, idx);
@@ -683,7 +754,7 @@ int ratelimit_pollitems(ratelimit_t *self, zmq_pollitem_t *items, int max)
 {
     if (!self->enabled)
         return 0;
-    flush_pending(self);
+    flush_ready(self);
     if (max < 1)
         return 0;
     return redis_async_pollitem(&self->ra, &items[0]);

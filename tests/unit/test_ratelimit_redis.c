@@ -354,6 +354,23 @@ static void test_batched_checks(void **state)
     assert_int_equal(st.allowed, 7);
     assert_int_equal(st.rejected, 4);
     assert_int_equal(st.local_decisions, 0);
+
+    /* Checks that arrive while the IP's command is in flight wait for it
+     * and then go together: two commands for five checks over two passes. */
+    answer_t b[5] = {{0}};
+    zmq_pollitem_t items[2];
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(ratelimit_check(rl, "192.0.2.11", &res, on_answer, &b[i]), RATELIMIT_PENDING);
+        if (i == 0)
+            ratelimit_pollitems(rl, items, 2); /* sends the first */
+    }
+    pump(rl, 200);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(b[i].calls, 1);
+        assert_true(b[i].res.allowed);
+        assert_int_equal(b[i].res.remaining, 4 - i);
+    }
+    assert_int_equal(redis_int("LLEN %s", "rl:192.0.2.11"), 4);
     ratelimit_destroy(&rl);
 }
 
