@@ -1137,12 +1137,15 @@ static void test_slow_loris_cut_off(void **state)
         assert_true(fds[i] >= 0);
         assert_true(send(fds[i], head, sizeof head - 1, MSG_NOSIGNAL) > 0);
     }
+    /* Under valgrind (SHOPMQ_TEST_TIME_SCALE) the gateway's pass over its
+     * connections and the shutdowns lag: a pass of slack per scale step. */
+    const int slack = 1000 * harness_time_scale();
     long long t0 = raw_now_ms();
     int open = NLORIS;
     bool closed[NLORIS] = {false};
     long long worst = 0;
     /* A byte a second per client; others must get answers all along. */
-    while (open > 0 && raw_now_ms() - t0 < 8000) {
+    while (open > 0 && raw_now_ms() - t0 < 7000 + slack) {
         for (int i = 0; i < NLORIS; i++) {
             if (closed[i])
                 continue;
@@ -1167,7 +1170,7 @@ static void test_slow_loris_cut_off(void **state)
     fprintf(stderr, "slow-loris: %d of %d cut off after %lld ms; slowest other request %lld ms\n",
             NLORIS - open, NLORIS, took, worst);
     assert_int_equal(open, 0);
-    assert_true(took < 5000); /* 2 s timeout, noticed within a pass or two */
+    assert_true(took < 4000 + slack); /* 2 s timeout, noticed within a pass or two */
     assert_true(worst < 1000);
     for (int i = 0; i < NLORIS; i++)
         close(fds[i]);
