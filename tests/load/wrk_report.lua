@@ -3,10 +3,15 @@
 -- errors counts socket errors, timeouts and non-2xx/3xx responses.
 -- WRK_METHOD / WRK_BODY_FILE / WRK_PATHS_FILE (one path per line, requests
 -- cycle through them) shape the request.
+-- WRK_PACE_MS=n: each connection waits a random 0..2n ms (n on average)
+-- before each request, so -cN offers about N*1000/n req/s instead of as
+-- many as the server can take: latency at a given load, not at saturation,
+-- where a closed loop's latency is only connections / throughput.
 local paths = {}
 local idx = 0
 local method = os.getenv("WRK_METHOD") or "GET"
 local bodies = {}
+local pace = tonumber(os.getenv("WRK_PACE_MS") or "") or 0
 
 local function lines(file)
   local t = {}
@@ -24,6 +29,12 @@ function init(args)
     -- Nothing varies: let wrk send its precomputed request, so the load
     -- generator spends no Lua per request and takes less of the shared CPU.
     request = nil
+  end
+end
+
+if pace > 0 then
+  function delay()
+    return math.random(0, 2 * pace)
   end
 end
 
