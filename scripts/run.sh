@@ -268,8 +268,11 @@ psql_admin -d shopmq -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" \
 
 # ---- Redis ---------------------------------------------------------------
 port_in_use "$REDIS_PORT" && die "port $REDIS_PORT is in use; set ECOM_REDIS_PORT"
+# No snapshots, as in compose: Redis holds the cache and the rate-limit
+# windows, both rebuilt from nothing by design; a snapshot's fork under load
+# stalls every request behind the limiter (every admitted batch is a write).
 start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDISDIR" \
-    --daemonize no --save "60 1000" --appendonly no --protected-mode yes
+    --daemonize no --save "" --appendonly no --protected-mode yes
 for _ in $(seq 50); do
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
     check_children || exit 1
