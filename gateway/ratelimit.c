@@ -372,9 +372,9 @@ static void count_result(ratelimit_t *self, const ratelimit_result_t *res)
         self->stats.rejected++;
 }
 
-/* The IP's batch in flight is done: the open one may go. */
 static void batch_answer(ratelimit_t *self, int32_t idx, const batch_reply_t *rep);
 
+/* The IP's batch in flight is done: the open one may go. */
 static void batch_landed(ratelimit_t *self, slot_t *head, uint64_t token)
 {
     ipq_t *q = ipq_find(self, head->ip);
