@@ -33,9 +33,7 @@ static const char s_root_body[] = "{\"service\":\"shopmq\",\"version\":\"" SHOPM
 
 static int64_t now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return clock_mono_us();
 }
 
 /* ---- slots ---- */

@@ -32,6 +32,13 @@ _Static_assert(sizeof(void *) >= sizeof(uint64_t), "slot tokens are passed as po
 #define BACKOFF_MAX_MS 5000
 #define CONNECT_TIMEOUT_MIN_MS 1000
 #define IP_MAX 48
+/* A busy IP (its last batch carried more than one check) sends at most one
+ * batch per HOLD_US: at thousands of requests a second from one address,
+ * each Redis round trip then answers 2 ms worth of checks instead of two or
+ * three, for at most 2 ms of wait. An IP that sends one request at a time
+ * never waits. Measured (one IP, wrk -c100, cached product): limiting cost
+ * 12.5% of req/s with no hold, ~7% with 1 ms, within noise with 2 ms. */
+#define HOLD_US 2000
 
 /* The sliding log, on Redis's clock so replicas with skewed clocks share one
  * timeline. KEYS[1] is a list of (ms, n) pairs in arrival order: n requests
@@ -121,6 +128,8 @@ typedef struct {
 typedef struct {
     uint64_t flying; /* sent, waiting for Redis */
     uint64_t open;   /* not sent yet: checks join it */
+    int64_t sent_us; /* when the last batch went */
+    uint32_t sent_n; /* and how many checks it carried */
 } ipq_t;
 
 /* What Redis said for a batch (see LIMIT_SCRIPT). */
@@ -253,10 +262,11 @@ static void ring_purge(ratelimit_t *self)
 
 /* ---- batches by IP ----
  * One command per IP in flight at a time: checks that arrive meanwhile
- * join the IP's open batch, which goes when the reply comes. An idle IP's
- * check goes at the end of the pass it arrived in, so a quiet gateway adds
- * no wait, and a busy one sends fewer, fuller batches (a batch is the
- * checks of one round trip) instead of queueing more commands on Redis. */
+ * join the IP's open batch, which goes when the reply comes (and, for a
+ * busy IP, HOLD_US after the last one went). An idle IP's check goes at the
+ * end of the pass it arrived in, so a quiet gateway adds no wait, and a
+ * busy one sends fewer, fuller batches instead of more commands: on this
+ * kind of machine a round trip costs Redis more than the script it runs. */
 
 static size_t ip_hash(const char *ip)
 {
@@ -330,7 +340,11 @@ static ipq_t *ipq_insert(ratelimit_t *self, const char *ip)
         i = (i + 1) & mask;
     if (!self->ipq[i].flying && !self->ipq[i].open)
         self->ipq_used++;
-    return &self->ipq[i]; /* a tombstone keeps its dead tokens: see batch_landed */
+    /* A tombstone keeps its dead tokens (see batch_landed), not the pace
+     * of the IP it belonged to. */
+    self->ipq[i].sent_us = 0;
+    self->ipq[i].sent_n = 0;
+    return &self->ipq[i];
 }
 
 static int ready_push(ratelimit_t *self, uint64_t token)
@@ -614,9 +628,11 @@ static void on_batch_reply(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 /* Sends the batches that may go, and writes them at once rather than after
- * another poll. */
+ * another poll. A busy IP's batch that must wait stays in the list. */
 static void flush_ready(ratelimit_t *self)
 {
+    int64_t now = clock_mono_us();
+    size_t keep = 0;
     for (size_t i = 0; i < self->nready; i++) {
         uint64_t token = self->ready[i];
         slot_t *head = slot_lookup(self, token);
@@ -625,15 +641,21 @@ static void flush_ready(ratelimit_t *self)
         ipq_t *q = ipq_find(self, head->ip);
         if (q && slot_lookup(self, q->flying))
             continue; /* goes when that one lands */
+        if (q && q->sent_n > 1 && now - q->sent_us < HOLD_US && self->state == RL_UP) {
+            self->ready[keep++] = token;
+            continue;
+        }
         head->sent = true;
         if (q && q->open == token) {
             q->open = 0;
             q->flying = token;
+            q->sent_us = now;
+            q->sent_n = head->n;
         }
         if (self->state != RL_UP || !self->ra.ac || send_batch(self, token, false) != 0)
             batch_answer(self, (int32_t)(uint32_t)token, NULL);
     }
-    self->nready = 0;
+    self->nready = keep;
     if (self->ra.ac && self->ra.writing)
         redisAsyncHandleWrite(self->ra.ac);
 }
@@ -782,9 +804,11 @@ long ratelimit_next_timeout_ms(ratelimit_t *self)
     ring_purge(self);
     if (self->ring_len && self->ring[self->ring_head].deadline < at)
         at = self->ring[self->ring_head].deadline;
+    int64_t now = clock_mono_ms();
+    if (self->nready && now + 1 < at)
+        at = now + 1; /* a held batch goes within HOLD_US */
     if (at == INT64_MAX)
         return -1;
-    int64_t now = clock_mono_ms();
     return at <= now ? 0 : (long)(at - now);
 }
 

@@ -371,6 +371,18 @@ static void test_batched_checks(void **state)
         assert_int_equal(b[i].res.remaining, 4 - i);
     }
     assert_int_equal(redis_int("LLEN %s", "rl:192.0.2.11"), 4);
+
+    /* That IP is busy now (its last batch carried four): its next batch may
+     * be held a moment to fill, and is still answered, in order. */
+    answer_t c[3] = {{0}};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ratelimit_check(rl, "192.0.2.11", &res, on_answer, &c[i]), RATELIMIT_PENDING);
+    pump(rl, 200);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(c[i].calls, 1);
+        assert_false(c[i].res.allowed);
+        assert_int_equal(c[i].res.remaining, 0);
+    }
     ratelimit_destroy(&rl);
 }
 
