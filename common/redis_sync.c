@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <sys/time.h>
 
-/* Runs a two-word handshake command; false (reason in err) unless Redis
- * answered with something other than an error. */
-static bool handshake(redisContext *c, const char *cmd, const char *arg, char *err, size_t errlen)
+/* Runs a handshake command (argc words); false (reason in err) unless
+ * Redis answered with something other than an error. */
+static bool handshake(redisContext *c, int argc, const char **argv, char *err, size_t errlen)
 {
-    const char *argv[] = {cmd, arg};
-    redisReply *r = redisCommandArgv(c, 2, argv, NULL);
+    const char *cmd = argv[0];
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
     bool ok = r && r->type != REDIS_REPLY_ERROR;
     if (!ok)
         snprintf(err, errlen, "%s failed: %s", cmd, r ? r->str : c->err ? c->errstr : "error");
@@ -33,12 +33,19 @@ redis_sync_rc_t redis_sync_connect(const redis_url_t *url, int timeout_ms, redis
             redisFree(c);
         return REDIS_SYNC_UNREACHABLE;
     }
-    if (url->password[0] && !handshake(c, "AUTH", url->password, err, errlen))
-        goto rejected;
+    if (url->password[0]) {
+        /* With a user, Redis 6 ACL AUTH (as the gateway's limiter sends). */
+        const char *user_auth[] = {"AUTH", url->username, url->password};
+        const char *auth[] = {"AUTH", url->password};
+        if (url->username[0] ? !handshake(c, 3, user_auth, err, errlen)
+                             : !handshake(c, 2, auth, err, errlen))
+            goto rejected;
+    }
     if (url->db) {
         char db[16];
         snprintf(db, sizeof db, "%d", url->db);
-        if (!handshake(c, "SELECT", db, err, errlen))
+        const char *select[] = {"SELECT", db};
+        if (!handshake(c, 2, select, err, errlen))
             goto rejected;
     }
     *cp = c;

@@ -1,6 +1,7 @@
 /* redis_sync: a synchronous hiredis connection opened the way the per-thread
  * cache users (catalog_cache, order_cache) need it: connect and command
- * timeouts of timeout_ms, AUTH with the URL's password, SELECT of its db. */
+ * timeouts of timeout_ms, AUTH with the URL's user and password, SELECT of
+ * its db. */
 #ifndef SHOPMQ_REDIS_SYNC_H
 #define SHOPMQ_REDIS_SYNC_H
 
@@ -19,7 +20,8 @@ typedef enum {
  * otherwise *cp is NULL and err (may be NULL) says why, e.g. "connect
  * 127.0.0.1:6379 failed: Connection refused" or "AUTH failed: WRONGPASS ...".
  * Logs nothing: how loudly a dead Redis is reported is the caller's call.
- * Only the password is sent with AUTH (url->username is not used). */
+ * With a user in the URL, AUTH sends both (Redis 6 ACL), as the gateway's
+ * rate limiter does. */
 redis_sync_rc_t redis_sync_connect(const redis_url_t *url, int timeout_ms, redisContext **cp,
                                    char *err, size_t errlen);
 
