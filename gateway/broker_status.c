@@ -45,12 +45,14 @@ char *broker_status_json(broker_t *self)
     json_decref(reported_at);
 
     const broker_stats_t *s = &self->stats;
+    /* "id" tells two brokers' counters apart in /metrics (a scrape is
+     * answered by whichever broker the gateway asks). */
     json_t *root = json_pack(
-        "{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "services", services, "broker",
-        "dispatched", (json_int_t)s->dispatched, "redispatched", (json_int_t)s->redispatched,
-        "expired", (json_int_t)s->expired, "dropped_malformed", (json_int_t)s->dropped_malformed,
-        "unavailable", (json_int_t)s->unavailable, "bad_gateway", (json_int_t)s->bad_gateway,
-        "workers", (json_int_t)zhashx_size(self->workers), "uptime_ms",
+        "{s:o, s:{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "services", services, "broker",
+        "id", self->cfg->instance_id, "dispatched", (json_int_t)s->dispatched, "redispatched",
+        (json_int_t)s->redispatched, "expired", (json_int_t)s->expired, "dropped_malformed",
+        (json_int_t)s->dropped_malformed, "unavailable", (json_int_t)s->unavailable, "bad_gateway",
+        (json_int_t)s->bad_gateway, "workers", (json_int_t)zhashx_size(self->workers), "uptime_ms",
         (json_int_t)(clock_mono_ms() - self->started));
     if (!root)
         return NULL;

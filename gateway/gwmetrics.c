@@ -204,12 +204,18 @@ static void render_broker(text_t *t, const char *broker_status)
         {"dropped_malformed", "Malformed messages dropped."},
     };
     json_t *bs = json_object_get(root, "broker");
+    /* Labelled by broker: with two, scrapes alternate between them, and
+     * one series per broker keeps each counter monotonic. */
+    char bid[160] = "";
+    const char *id = json_string_value(json_object_get(bs, "id"));
+    label_value(bid, sizeof bid, id ? id : "");
     for (size_t i = 0; json_is_object(bs) && i < sizeof counters / sizeof counters[0]; i++) {
         json_t *v = json_object_get(bs, counters[i].key);
         if (json_is_integer(v))
-            text_add(t, "# HELP shopmq_broker_%s_total %s\n# TYPE shopmq_broker_%s_total counter\n"
-                        "shopmq_broker_%s_total %lld\n",
-                     counters[i].key, counters[i].help, counters[i].key, counters[i].key,
+            text_add(t,
+                     "# HELP shopmq_broker_%s_total %s\n# TYPE shopmq_broker_%s_total counter\n"
+                     "shopmq_broker_%s_total{broker=\"%s\"} %lld\n",
+                     counters[i].key, counters[i].help, counters[i].key, counters[i].key, bid,
                      (long long)json_integer_value(v));
     }
 

@@ -143,12 +143,13 @@ static void test_metrics_text(void **state)
     assert_non_null(strstr(text, "shopmq_service_instances{service=\"order\"} 0\n"));
     free(text);
 
-    /* the broker's own counters */
-    const char *with_broker = "{\"services\":{},\"broker\":{\"dispatched\":9,\"unavailable\":2}}";
+    /* the broker's own counters, one series per broker */
+    const char *with_broker = "{\"services\":{},\"broker\":{\"id\":\"b\\\"1\",\"dispatched\":9,"
+                              "\"unavailable\":2}}";
     text = gwmetrics_render(m, 2, with_broker, 5);
     assert_non_null(strstr(text, "# TYPE shopmq_broker_dispatched_total counter\n"
-                                 "shopmq_broker_dispatched_total 9\n"));
-    assert_non_null(strstr(text, "shopmq_broker_unavailable_total 2\n"));
+                                 "shopmq_broker_dispatched_total{broker=\"b\\\"1\"} 9\n"));
+    assert_non_null(strstr(text, "shopmq_broker_unavailable_total{broker=\"b\\\"1\"} 2\n"));
     free(text);
 
     text = gwmetrics_render(m, 2, NULL, 5);
