@@ -5,11 +5,12 @@
  * for the reconnect timer); CONNECTING (socket + AUTH/SELECT/SCRIPT LOAD in
  * flight, under a deadline); UP (checks go to Redis).
  *
- * While UP, the checks of one loop pass are grouped by IP and sent when the
- * loop is about to poll (ratelimit_pollitems): one EVALSHA per IP and pass,
- * all written with one write(2). A batch has a deadline; hiredis gets only
- * (head slot, generation) as privdata, so a reply that arrives after we
- * answered locally finds a different generation and is dropped. */
+ * While UP, checks are grouped by IP into batches (see "batches by IP"):
+ * one EVALSHA per IP in flight, sent when the loop is about to poll
+ * (ratelimit_pollitems), all of a pass written with one write(2). A batch
+ * has a deadline; hiredis gets only (head slot, generation) as privdata, so
+ * a reply that arrives after we answered locally finds a different
+ * generation and is dropped. */
 #include "ratelimit.h"
 
 #include <hiredis/async.h>

@@ -41,7 +41,8 @@ bool ratelimit_enabled(ratelimit_t *self);
 int ratelimit_check(ratelimit_t *self, const char *ip, ratelimit_result_t *res, ratelimit_cb *cb,
                     void *arg);
 
-/* Event-loop integration. Fills up to max poll items (fd-based) and
+/* Event-loop integration, once per pass before zmq_poll: sends the checks
+ * that may go to Redis now, then fills up to max poll items (fd-based) and
  * returns how many; after zmq_poll, pass the same items back. */
 int ratelimit_pollitems(ratelimit_t *self, zmq_pollitem_t *items, int max);
 void ratelimit_process(ratelimit_t *self, zmq_pollitem_t *items, int n);
