@@ -143,6 +143,7 @@ struct ratelimit {
     int max;
     int64_t window_ms;
     int timeout_ms;
+    int64_t hold_us; /* HOLD_US, or less with a very short timeout_ms */
     localwin_t *local;
 
     enum rl_state state;
@@ -642,7 +643,7 @@ static void flush_ready(ratelimit_t *self)
         ipq_t *q = ipq_find(self, head->ip);
         if (q && slot_lookup(self, q->flying))
             continue; /* goes when that one lands */
-        if (q && q->sent_n > 1 && now - q->sent_us < HOLD_US && self->state == RL_UP) {
+        if (q && q->sent_n > 1 && now - q->sent_us < self->hold_us && self->state == RL_UP) {
             self->ready[keep++] = token;
             continue;
         }
@@ -678,6 +679,11 @@ ratelimit_t *ratelimit_new(const config_t *cfg)
     self->max = cfg->rate_limit_max;
     self->window_ms = (int64_t)cfg->rate_limit_window * 1000;
     self->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 100;
+    /* A held batch's deadline runs while it waits: keep the wait a small
+     * part of the timeout. */
+    self->hold_us = (int64_t)self->timeout_ms * 1000 / 4;
+    if (self->hold_us > HOLD_US)
+        self->hold_us = HOLD_US;
     self->backoff_ms = BACKOFF_MIN_MS;
     self->state = RL_OFF;
     if (!self->enabled)
