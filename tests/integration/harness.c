@@ -257,7 +257,8 @@ int harness_wait_workers(harness_t *self, const char *service, int n, int timeou
 }
 
 /* Everything started is up: processes alive, the gateway reporting a
- * worker per service (or, without a gateway, the broker listening). */
+ * worker per service and the database connected (or, without a gateway,
+ * the broker listening). */
 static bool stack_ready(harness_t *self)
 {
     if (!self->have_gateway) {
@@ -271,6 +272,12 @@ static bool stack_ready(harness_t *self)
     for (int i = 0; i < 3; i++)
         if (self->want[i] && workers_in(j, s_services[i]) < 1)
             ready = false;
+    /* And their database: a worker's first status may come before its pool
+     * has a connection, which under valgrind can be seconds. */
+    bool any = self->want[0] || self->want[1] || self->want[2];
+    const char *db = json_string_value(json_object_get(j, "database"));
+    if (any && (!db || strcmp(db, "connected") != 0))
+        ready = false;
     json_decref(j);
     return ready;
 }

@@ -29,7 +29,8 @@ typedef struct {
 } harness_opts_t;
 
 /* Starts everything and waits until /health reports a live worker for each
- * started service (or fails the test after 60 s). opts may be NULL. */
+ * started service and the database connected (or fails the test after
+ * START_TIMEOUT_MS). opts may be NULL. */
 harness_t *harness_start(const harness_opts_t *opts);
 void harness_stop(harness_t **self_p);
 
