@@ -44,6 +44,7 @@ struct pgpool {
     int waiting;
     long timeouts;
     bool healthy;
+    bool ever_healthy;
     int64_t last_probe_ms;
     int64_t last_fail_log_ms; /* connect failures are logged at most every 5 s */
     bool probing;
@@ -99,10 +100,22 @@ void pgpool_destroy(pgpool_t **self_p)
     *self_p = NULL;
 }
 
-static void set_healthy(pgpool_t *self, bool ok)
+/* Lock held. Says when the database goes from reachable to not (and back):
+ * /health follows this flag. */
+static void healthy_set_locked(pgpool_t *self, bool ok, const char *why)
+{
+    if (self->healthy && !ok)
+        log_info(NULL, "database marked unavailable: %s", why);
+    else if (!self->healthy && ok && self->ever_healthy)
+        log_info(NULL, "database available again");
+    self->healthy = ok;
+    self->ever_healthy |= ok;
+}
+
+static void set_healthy(pgpool_t *self, bool ok, const char *why)
 {
     pthread_mutex_lock(&self->lock);
-    self->healthy = ok;
+    healthy_set_locked(self, ok, why);
     pthread_mutex_unlock(&self->lock);
 }
 
@@ -303,7 +316,7 @@ static PGconn *acquire(pgpool_t *self, int timeout_ms, bool count_timeout)
             replace = true;
         } else if (!conn_quiet(s->conn) || now - s->last_used_ms >= self->preping_idle_ms) {
             bool ok = conn_ping(s->conn);
-            set_healthy(self, ok);
+            set_healthy(self, ok, "a pooled connection failed its ping");
             if (!ok) {
                 log_info(NULL, "pooled database connection is broken; reconnecting");
                 replace = true;
@@ -320,7 +333,7 @@ static PGconn *acquire(pgpool_t *self, int timeout_ms, bool count_timeout)
 
     PGconn *conn = conn_open(self);
     pthread_mutex_lock(&self->lock);
-    self->healthy = conn != NULL;
+    healthy_set_locked(self, conn != NULL, "a new connection failed");
     if (!conn) {
         slot_free_locked(self, i);
         pthread_mutex_unlock(&self->lock);
@@ -356,7 +369,7 @@ void pgpool_release(pgpool_t *self, PGconn *conn)
 
     pthread_mutex_lock(&self->lock);
     if (PQstatus(conn) != CONNECTION_OK)
-        self->healthy = false;
+        healthy_set_locked(self, false, "a connection came back broken");
     int i;
     for (i = 0; i < self->max_open; i++)
         if (self->slots[i].conn == conn && self->slots[i].state == SLOT_BUSY)

@@ -72,6 +72,12 @@ int service_main(const service_def_t *def)
         log_error(NULL, "out of memory at start-up");
         return 1;
     }
+    /* One connection now, while the database is known to be up (the
+     * migrations just ran): the workers' first status then says so, instead
+     * of "disconnected" until a probe or a request opens one. */
+    PGconn *warm = pgpool_acquire(pool, 0);
+    if (warm)
+        pgpool_release(pool, warm);
     void *app = def->start(&cfg, pool);
     if (!app) {
         pgpool_destroy(&pool);
