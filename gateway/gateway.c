@@ -229,6 +229,8 @@ void gateway_destroy(gateway_t **self_p)
         loop_destroy(&gw->loops[i]);
     for (int i = 0; gw->loops && i < gw->nloops; i++)
         gwmetrics_destroy(&gw->loops[i].metrics);
+    /* The daemons are stopped: no response points into the docs any more. */
+    docs_destroy();
     free(gw->loops);
     free(gw->metrics);
     cidr_list_destroy(&gw->trusted);

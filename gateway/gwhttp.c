@@ -31,11 +31,6 @@
 static const char s_root_body[] = "{\"service\":\"shopmq\",\"version\":\"" SHOPMQ_VERSION
                                   "\",\"docs\":\"/docs\",\"health\":\"/health\"}";
 
-static int64_t now_us(void)
-{
-    return clock_mono_us();
-}
-
 /* ---- slots ---- */
 
 static slot_t *slot_alloc(gw_loop_t *L)
@@ -64,7 +59,7 @@ static slot_t *slot_alloc(gw_loop_t *L)
     s->body = body;
     s->body_cap = bcap;
     s->state = SLOT_HEADERS;
-    s->start_us = now_us();
+    s->start_us = clock_mono_us();
     return s;
 }
 
@@ -241,7 +236,7 @@ static enum MHD_Result queue_response(slot_t *s)
         snprintf(num, sizeof num, "%ld", s->rl.reset_s);
         MHD_add_response_header(r, "X-RateLimit-Reset", num);
     }
-    s->answered_us = now_us();
+    s->answered_us = clock_mono_us();
     gwconn_request_read(s->loop, s->conn);
     enum MHD_Result ret = MHD_queue_response(s->conn, (unsigned)s->status, r);
     MHD_destroy_response(r);
@@ -717,7 +712,7 @@ void gwhttp_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     gw_loop_t *L = s->loop;
     gwconn_request_done(L, conn);
     /* Time to answer, not to close: a slow reader is not a slow gateway. */
-    int64_t lat = (s->answered_us ? s->answered_us : now_us()) - s->start_us;
+    int64_t lat = (s->answered_us ? s->answered_us : clock_mono_us()) - s->start_us;
     int route = s->req.status == 0 && s->req.match.route ? s->req.match.index : -1;
     gwmetrics_observe(L->metrics, route, s->status, lat);
     /* Tracing without an access log's cost: what went wrong (but not each
