@@ -1,9 +1,8 @@
 /* Per-IP sliding-window rate limiting: Redis first, local window when Redis
  * is down or slow (see ratelimit.h, DESIGN §8).
  *
- * Redis states: OFF (ECOM_REDIS_ENABLED=false) -> local only; DOWN (waiting
- * for the reconnect timer); CONNECTING (socket + AUTH/SELECT/SCRIPT LOAD in
- * flight, under a deadline); UP (checks go to Redis).
+ * The connection is a redis_link (OFF with ECOM_REDIS_ENABLED=false: local
+ * only); checks go to Redis while it is UP.
  *
  * While UP, checks are grouped by IP into batches (see "batches by IP"):
  * one EVALSHA per IP in flight, sent when the loop is about to poll
@@ -14,7 +13,6 @@
 #include "ratelimit.h"
 
 #include <hiredis/async.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +22,11 @@
 #include "clock.h"
 #include "localwin.h"
 #include "log.h"
-#include "redis_async.h"
+#include "redis_link.h"
 
 _Static_assert(sizeof(void *) >= sizeof(uint64_t), "slot tokens are passed as pointers");
 
 #define LOCAL_MAX_IPS 100000
-#define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 5000
-#define CONNECT_TIMEOUT_MIN_MS 1000
 #define IP_MAX 48
 /* A busy IP (its last batch carried more than one check) sends at most one
  * batch per HOLD_US: at thousands of requests a second from one address,
@@ -98,8 +93,6 @@ static const char LIMIT_SCRIPT[] =
     "local reset = (oldest or now) + window\n"
     "return {admit, total, reset, reset - now}\n";
 
-enum rl_state { RL_OFF, RL_DOWN, RL_CONNECTING, RL_UP };
-
 /* A request waiting for Redis. The checks one IP makes in one loop pass form
  * a batch: a chain of slots from its head, answered by one EVALSHA in
  * arrival order as if each had been its own command. The head's token
@@ -146,15 +139,8 @@ struct ratelimit {
     int64_t hold_us; /* HOLD_US, or less with a very short timeout_ms */
     localwin_t *local;
 
-    enum rl_state state;
-    redis_url_t url;
-    redis_async_t ra;
-    int64_t reconnect_at, connect_deadline, backoff_ms;
-    bool outage;        /* the "unavailable" warning was logged */
+    redis_link_t link;  /* state LINK_OFF when Redis is not configured */
     bool error_logged;  /* an error reply was logged since the last success */
-    bool destroying;
-    char last_error[128];
-    char sha[41];
 
     slot_t *slots;
     uint32_t nslots;
@@ -174,8 +160,6 @@ struct ratelimit {
 
     ratelimit_stats_t stats;
 };
-
-static void redis_connect(ratelimit_t *self);
 
 /* ---- slots ---- */
 
@@ -433,129 +417,11 @@ static void batch_answer(ratelimit_t *self, int32_t idx, const batch_reply_t *re
         } else {
             decide_local(self, ip, &res);
         }
-        if (self->destroying)
+        if (self->link.destroying)
             continue; /* the loop is going away: nobody to answer */
         count_result(self, &res);
         cb(arg, &res);
     }
-}
-
-/* ---- Redis connection ---- */
-
-static void redis_outage(ratelimit_t *self, const char *why)
-{
-    if (self->outage)
-        return;
-    self->outage = true;
-    log_warn(NULL, "rate limiter: Redis unavailable, using local window (%s)", why);
-}
-
-/* hiredis is freeing the context (our drop, a socket error or EOF): every
- * pending check has been answered locally by now via NULL replies. */
-static void on_redis_gone(void *arg)
-{
-    ratelimit_t *self = arg;
-    self->stats.redis_up = false;
-    if (self->destroying)
-        return;
-    redis_outage(self, self->last_error[0] ? self->last_error
-                       : self->ra.error[0]  ? self->ra.error
-                                            : "connection closed");
-    self->state = RL_DOWN;
-    self->reconnect_at = clock_mono_ms() + self->backoff_ms;
-    self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
-}
-
-static void redis_drop(ratelimit_t *self, const char *why)
-{
-    snprintf(self->last_error, sizeof self->last_error, "%s", why);
-    if (self->ra.ac)
-        redisAsyncFree(self->ra.ac); /* deferred by hiredis inside its callbacks */
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    ratelimit_t *self = ac->data;
-    if (status != REDIS_OK)
-        snprintf(self->last_error, sizeof self->last_error, "connect: %s",
-                 ac->errstr ? ac->errstr : "failed");
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    ratelimit_t *self = ac->data;
-    if (status != REDIS_OK && !self->last_error[0])
-        snprintf(self->last_error, sizeof self->last_error, "%s",
-                 ac->errstr ? ac->errstr : "disconnected");
-}
-
-static void on_handshake_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-    ratelimit_t *self = ac->data;
-    redisReply *reply = r;
-    const char *step = privdata;
-    if (!reply || self->state != RL_CONNECTING)
-        return;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        char why[128];
-        snprintf(why, sizeof why, "%s: %.100s", step, reply->str);
-        redis_drop(self, why);
-        return;
-    }
-    if (strcmp(step, "SCRIPT LOAD") != 0)
-        return;
-    if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
-        redis_drop(self, "SCRIPT LOAD: unexpected reply");
-        return;
-    }
-    memcpy(self->sha, reply->str, 40);
-    self->sha[40] = '\0';
-    self->state = RL_UP;
-    self->stats.redis_up = true;
-    self->backoff_ms = BACKOFF_MIN_MS;
-    self->last_error[0] = '\0';
-    self->error_logged = false;
-    if (self->outage) {
-        self->outage = false;
-        log_info(NULL, "rate limiter: Redis available again, using Redis");
-    }
-}
-
-static void redis_connect(ratelimit_t *self)
-{
-    self->last_error[0] = '\0';
-    redisAsyncContext *ac = redisAsyncConnect(self->url.host, self->url.port);
-    if (!ac || ac->err) {
-        snprintf(self->last_error, sizeof self->last_error, "connect: %s",
-                 ac && ac->errstr ? ac->errstr : "out of memory");
-        if (ac)
-            redisAsyncFree(ac);
-        self->ra.ac = NULL;
-        on_redis_gone(self);
-        return;
-    }
-    ac->data = self;
-    redis_async_attach(&self->ra, ac);
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    self->state = RL_CONNECTING;
-    int t = self->timeout_ms * 10;
-    self->connect_deadline = clock_mono_ms() + (t < CONNECT_TIMEOUT_MIN_MS ? CONNECT_TIMEOUT_MIN_MS : t);
-
-    /* Pipelined: AUTH and SELECT errors arrive before SCRIPT LOAD's reply
-     * and drop the connection, so a success on SCRIPT LOAD means all passed. */
-    if (self->url.password[0]) {
-        const char *argv[3] = {"AUTH", self->url.username, self->url.password};
-        if (self->url.username[0])
-            redisAsyncCommandArgv(ac, on_handshake_reply, "AUTH", 3, argv, NULL);
-        else {
-            argv[1] = self->url.password;
-            redisAsyncCommandArgv(ac, on_handshake_reply, "AUTH", 2, argv, NULL);
-        }
-    }
-    if (self->url.db)
-        redisAsyncCommand(ac, on_handshake_reply, "SELECT", "SELECT %d", self->url.db);
-    redisAsyncCommand(ac, on_handshake_reply, "SCRIPT LOAD", "SCRIPT LOAD %s", LIMIT_SCRIPT);
 }
 
 /* ---- checks against Redis ---- */
@@ -571,9 +437,9 @@ static int send_batch(ratelimit_t *self, uint64_t token, bool with_source)
     snprintf(max, sizeof max, "%d", self->max);
     snprintf(window, sizeof window, "%lld", (long long)self->window_ms);
     snprintf(n, sizeof n, "%u", s->n);
-    const char *argv[] = {with_source ? "EVAL" : "EVALSHA", with_source ? LIMIT_SCRIPT : self->sha,
+    const char *argv[] = {with_source ? "EVAL" : "EVALSHA", with_source ? LIMIT_SCRIPT : self->link.sha,
                           "2", log_key, count_key, max, window, n};
-    return redisAsyncCommandArgv(self->ra.ac, on_batch_reply, (void *)(uintptr_t)token, 8, argv,
+    return redisAsyncCommandArgv(self->link.ra.ac, on_batch_reply, (void *)(uintptr_t)token, 8, argv,
                                  NULL) == REDIS_OK
                ? 0
                : -1;
@@ -595,7 +461,7 @@ static bool parse_batch_reply(const redisReply *reply, batch_reply_t *out)
 
 static void on_batch_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
-    ratelimit_t *self = ac->data;
+    ratelimit_t *self = ((redis_link_t *)ac->data)->owner;
     uint64_t token = (uint64_t)(uintptr_t)privdata;
     slot_t *head = slot_lookup(self, token);
     if (!head)
@@ -643,7 +509,8 @@ static void flush_ready(ratelimit_t *self)
         ipq_t *q = ipq_find(self, head->ip);
         if (q && slot_lookup(self, q->flying))
             continue; /* goes when that one lands */
-        if (q && q->sent_n > 1 && now - q->sent_us < self->hold_us && self->state == RL_UP) {
+        if (q && q->sent_n > 1 && now - q->sent_us < self->hold_us &&
+            redis_link_up(&self->link)) {
             self->ready[keep++] = token;
             continue;
         }
@@ -654,12 +521,12 @@ static void flush_ready(ratelimit_t *self)
             q->sent_us = now;
             q->sent_n = head->n;
         }
-        if (self->state != RL_UP || !self->ra.ac || send_batch(self, token, false) != 0)
+        if (!redis_link_up(&self->link) || send_batch(self, token, false) != 0)
             batch_answer(self, (int32_t)(uint32_t)token, NULL);
     }
     self->nready = keep;
-    if (self->ra.ac && self->ra.writing)
-        redisAsyncHandleWrite(self->ra.ac);
+    if (self->link.ra.ac && self->link.ra.writing)
+        redisAsyncHandleWrite(self->link.ra.ac);
 }
 
 /* ---- public API ---- */
@@ -684,8 +551,6 @@ ratelimit_t *ratelimit_new(const config_t *cfg)
     self->hold_us = (int64_t)self->timeout_ms * 1000 / 4;
     if (self->hold_us > HOLD_US)
         self->hold_us = HOLD_US;
-    self->backoff_ms = BACKOFF_MIN_MS;
-    self->state = RL_OFF;
     if (!self->enabled)
         return self;
 
@@ -698,19 +563,12 @@ ratelimit_t *ratelimit_new(const config_t *cfg)
         return self;
 
     char err[256];
-    if (redis_url_parse(cfg->redis_url, &self->url, err, sizeof err) != 0) {
+    if (!redis_link_open(&self->link, cfg->redis_url, self->timeout_ms, "rate limiter",
+                         "using local window", LIMIT_SCRIPT, self, err, sizeof err)) {
         log_error(NULL, "rate limiter: %s", err);
         ratelimit_destroy(&self);
         return NULL;
     }
-    /* hiredis writes with write(2): a Redis that dies must not SIGPIPE us. */
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
-        signal(SIGPIPE, SIG_IGN);
-
-    self->ra.on_cleanup = on_redis_gone;
-    self->ra.arg = self;
-    redis_connect(self);
     return self;
 }
 
@@ -719,9 +577,7 @@ void ratelimit_destroy(ratelimit_t **self_p)
     if (!self_p || !*self_p)
         return;
     ratelimit_t *self = *self_p;
-    self->destroying = true;
-    if (self->ra.ac)
-        redisAsyncFree(self->ra.ac);
+    redis_link_close(&self->link);
     localwin_destroy(&self->local);
     free(self->slots);
     free(self->ring);
@@ -743,7 +599,7 @@ int ratelimit_check(ratelimit_t *self, const char *ip, ratelimit_result_t *res, 
         *res = (ratelimit_result_t){.allowed = true};
         return RATELIMIT_DONE;
     }
-    if (self->state == RL_UP && self->ra.ac && strlen(ip) < IP_MAX) {
+    if (redis_link_up(&self->link) && strlen(ip) < IP_MAX) {
         ipq_t *q = ipq_find(self, ip);
         slot_t *open = q ? slot_lookup(self, q->open) : NULL;
         int32_t oidx = open ? (int32_t)(open - self->slots) : -1;
@@ -786,28 +642,18 @@ int ratelimit_pollitems(ratelimit_t *self, zmq_pollitem_t *items, int max)
     flush_ready(self);
     if (max < 1)
         return 0;
-    return redis_async_pollitem(&self->ra, &items[0]);
+    return redis_async_pollitem(&self->link.ra, &items[0]);
 }
 
 void ratelimit_process(ratelimit_t *self, zmq_pollitem_t *items, int n)
 {
     if (n >= 1 && items[0].revents)
-        redis_async_handle(&self->ra, &items[0]);
+        redis_async_handle(&self->link.ra, &items[0]);
 }
 
 long ratelimit_next_timeout_ms(ratelimit_t *self)
 {
-    int64_t at = INT64_MAX;
-    switch (self->state) {
-    case RL_DOWN:
-        at = self->reconnect_at;
-        break;
-    case RL_CONNECTING:
-        at = self->connect_deadline;
-        break;
-    default:
-        break;
-    }
+    int64_t at = redis_link_deadline(&self->link);
     ring_purge(self);
     if (self->ring_len && self->ring[self->ring_head].deadline < at)
         at = self->ring[self->ring_head].deadline;
@@ -831,18 +677,16 @@ void ratelimit_timeout(ratelimit_t *self)
         self->stats.redis_errors++; /* a timeout counts as an error */
         batch_answer(self, idx, NULL);
     }
-    if (late && self->state == RL_UP) {
+    if (late && redis_link_up(&self->link)) {
         char why[64];
         snprintf(why, sizeof why, "no reply within %d ms", self->timeout_ms);
-        redis_drop(self, why);
+        redis_link_drop(&self->link, why);
     }
-    if (self->state == RL_CONNECTING && now >= self->connect_deadline)
-        redis_drop(self, "connect/handshake timed out");
-    if (self->state == RL_DOWN && now >= self->reconnect_at)
-        redis_connect(self);
+    redis_link_timeout(&self->link, now);
 }
 
 void ratelimit_stats(ratelimit_t *self, ratelimit_stats_t *out)
 {
     *out = self->stats;
+    out->redis_up = redis_link_up(&self->link);
 }
