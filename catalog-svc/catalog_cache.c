@@ -500,15 +500,20 @@ uint64_t catalog_cache_epoch(catalog_cache_t *self)
     return atomic_load(&self->epoch);
 }
 
-bool catalog_cache_probe(catalog_cache_t *self)
+bool catalog_cache_probe_gateway_hits(catalog_cache_t *self, long *hits)
 {
+    *hits = 0;
     if (!self->enabled)
         return false;
-    const char *argv[] = {"PING"};
-    cmd_t cmd = {1, argv, NULL};
+    char key[160];
+    snprintf(key, sizeof key, CACHE_GW_STATS_KEY_FMT, self->prefix);
+    const char *argv[] = {"HGET", key, "hits"};
+    cmd_t cmd = {3, argv, NULL};
     redisReply *r;
     if (pipeline(self, 1, &cmd, &r) != 0)
         return false;
+    if (r->type == REDIS_REPLY_STRING)
+        *hits = (long)parse_u64(r->str, r->len);
     freeReplyObject(r);
     return true;
 }

@@ -79,9 +79,10 @@ void catalog_cache_invalidate_all(catalog_cache_t *self);
  * joins a query that started before it. */
 uint64_t catalog_cache_epoch(catalog_cache_t *self);
 
-/* PINGs (respecting the per-thread backoff) and returns whether Redis is
- * reachable from this thread. */
-bool catalog_cache_probe(catalog_cache_t *self);
+/* One round trip (respecting the per-thread backoff): whether Redis is
+ * reachable from this thread, and the product reads the gateways answered
+ * from the cache (*hits, 0 when unknown). */
+bool catalog_cache_probe_gateway_hits(catalog_cache_t *self, long *hits);
 /* Last known reachability (any thread), without I/O. */
 bool catalog_cache_available(catalog_cache_t *self);
 

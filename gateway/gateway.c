@@ -76,6 +76,7 @@ static int loop_init(gateway_t *gw, gw_loop_t *L, int index, const struct sockad
     if (!L->rl)
         return -1;
     L->rl_on = ratelimit_enabled(L->rl);
+    L->cache = gwcache_new(cfg, gwhttp_on_cache, L); /* NULL: reads are forwarded */
 
     L->dealer = zsock_new(ZMQ_DEALER);
     if (!L->dealer)
@@ -141,6 +142,7 @@ static void loop_destroy(gw_loop_t *L)
     gwconn_free_all(L);
     zsock_destroy(&L->dealer);
     ratelimit_destroy(&L->rl);
+    gwcache_destroy(&L->cache);
     if (L->slots) {
         for (uint32_t i = 0; i < L->used_slots; i++) {
             free(L->slots[i].ubuf);
@@ -280,10 +282,11 @@ static long min_timeout(long a, long b)
 /* One pass: wait for anything (sockets, MHD, Redis, a deadline), then serve it. */
 static void loop_once(gw_loop_t *L, int cap_ms)
 {
-    zmq_pollitem_t items[2 + MAX_RL_ITEMS];
+    zmq_pollitem_t items[3 + MAX_RL_ITEMS];
     items[0] = (zmq_pollitem_t){.socket = zsock_resolve(L->dealer), .events = ZMQ_POLLIN};
     items[1] = (zmq_pollitem_t){.fd = L->epoll_fd, .events = ZMQ_POLLIN};
-    int nrl = ratelimit_pollitems(L->rl, items + 2, MAX_RL_ITEMS);
+    int nc = L->cache ? gwcache_pollitems(L->cache, items + 2, 1) : 0;
+    int nrl = ratelimit_pollitems(L->rl, items + 2 + nc, MAX_RL_ITEMS);
     if (nrl < 0)
         nrl = 0;
 
@@ -293,16 +296,22 @@ static void loop_once(gw_loop_t *L, int cap_ms)
         timeout = min_timeout(timeout, mhd_ms > (MHD_UNSIGNED_LONG_LONG)cap_ms ? cap_ms : (long)mhd_ms);
     timeout = min_timeout(timeout, gwhttp_deadlines(L, clock_mono_ms()));
     timeout = min_timeout(timeout, ratelimit_next_timeout_ms(L->rl));
+    if (L->cache)
+        timeout = min_timeout(timeout, gwcache_next_timeout_ms(L->cache));
     if (L->resumed)
         timeout = 0; /* resumed connections are served by the next MHD_run */
 
-    int rc = zmq_poll(items, 2 + nrl, timeout);
+    int rc = zmq_poll(items, 2 + nc + nrl, timeout);
     if (rc < 0 && errno != EINTR)
         log_warn(NULL, "zmq_poll: %s", zmq_strerror(errno));
     if (nrl)
-        ratelimit_process(L->rl, items + 2, nrl);
+        ratelimit_process(L->rl, items + 2 + nc, nrl);
     if (ratelimit_next_timeout_ms(L->rl) == 0)
         ratelimit_timeout(L->rl);
+    if (nc)
+        gwcache_process(L->cache, items + 2, nc);
+    if (L->cache && gwcache_next_timeout_ms(L->cache) == 0)
+        gwcache_timeout(L->cache);
     if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
         drain_replies(L);
     gwhttp_deadlines(L, clock_mono_ms());

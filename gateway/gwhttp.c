@@ -388,7 +388,8 @@ void gwhttp_shutdown(gw_loop_t *L)
     L->stopping = true;
     for (uint32_t i = 0; i < L->used_slots; i++) {
         slot_t *s = &L->slots[i];
-        if (s->suspended && (s->state == SLOT_WAIT || s->state == SLOT_RATE)) {
+        if (s->suspended &&
+            (s->state == SLOT_WAIT || s->state == SLOT_RATE || s->state == SLOT_CACHE)) {
             set_unavailable(s);
             deliver(s);
         }
@@ -455,6 +456,45 @@ static bool json_content_type(const char *ct)
     return sl > 5 && strncasecmp(sub + sl - 5, "+json", 5) == 0 && !memchr(sub, '/', sl);
 }
 
+/* A product read goes to the read cache first (gwcache.h): true when the
+ * lookup went out and the slot waits for it. */
+static bool cache_lookup(slot_t *s)
+{
+    gw_loop_t *L = s->loop;
+    const route_match_t *m = &s->req.match;
+    if (!L->cache || L->stopping || strcmp(s->method, "GET") != 0 ||
+        strcmp(m->route->op, "products.get") != 0 || m->nparams != 1)
+        return false;
+    uint64_t token = (uint64_t)s->gen << 32 | s->index;
+    if (gwcache_product(L->cache, m->params[0].value, token) != 0)
+        return false;
+    s->state = SLOT_CACHE;
+    slot_suspend(s);
+    return true;
+}
+
+void gwhttp_on_cache(void *loop, uint64_t token, gwcache_rc_t rc, const char *json, size_t len)
+{
+    gw_loop_t *L = loop;
+    uint32_t idx = (uint32_t)token;
+    if (idx >= L->used_slots)
+        return;
+    slot_t *s = &L->slots[idx];
+    if (s->gen != (uint32_t)(token >> 32) || s->state != SLOT_CACHE)
+        return; /* answered meanwhile (shutdown) */
+    char *body = rc == GWCACHE_HIT ? malloc(len) : NULL;
+    if (body) {
+        memcpy(body, json, len);
+        set_resp(s, 200, body, len, BODY_FREE);
+        deliver(s);
+    } else if (rc == GWCACHE_NOT_FOUND) {
+        set_detail(s, 404, "Product not found");
+        deliver(s);
+    } else {
+        forward(s, WAIT_PROXY); /* a miss, or no memory for the copy */
+    }
+}
+
 /* After the rate limiter said yes (or was not asked). */
 static enum MHD_Result proceed(slot_t *s)
 {
@@ -494,6 +534,8 @@ static enum MHD_Result proceed(slot_t *s)
         set_resp(s, 422, body_not_json, sizeof body_not_json - 1, BODY_STATIC);
         return deliver(s);
     }
+    if (cache_lookup(s))
+        return MHD_YES;
     return forward(s, WAIT_PROXY);
 }
 

@@ -13,6 +13,7 @@
 #include "adminauth.h"
 #include "clientip.h"
 #include "config.h"
+#include "gwcache.h"
 #include "gwmetrics.h"
 #include "gwreq.h"
 #include "ratelimit.h"
@@ -26,6 +27,7 @@ typedef enum {
     SLOT_HEADERS, /* URI seen, waiting for the first handler call */
     SLOT_BODY,    /* reading the body */
     SLOT_RATE,    /* suspended: waiting for the rate limiter */
+    SLOT_CACHE,   /* suspended: waiting for the read cache */
     SLOT_WAIT,    /* suspended: forwarded, waiting for a reply or the deadline */
     SLOT_READY,   /* resumed with a response to queue */
     SLOT_DONE,    /* response queued */
@@ -108,6 +110,7 @@ struct gw_loop {
     zsock_t *dealer;
     ratelimit_t *rl;
     bool rl_on;
+    gwcache_t *cache; /* NULL: product reads are always forwarded */
     gwmetrics_t *metrics;
     slot_t *slots;
     uint32_t nslots, used_slots, free_head; /* free_head == nslots: empty list */
@@ -148,6 +151,8 @@ void gwhttp_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe);
 /* A decoded reply from the broker (rid checked here; unknown ones dropped). */
 void gwhttp_on_reply(gw_loop_t *loop, smq_reply_t *rep);
+/* What the read cache found for the slot named by token (gwcache.h). */
+void gwhttp_on_cache(void *loop, uint64_t token, gwcache_rc_t rc, const char *json, size_t len);
 /* Answers every request whose deadline passed; returns ms to the next one
  * (-1: none). */
 long gwhttp_deadlines(gw_loop_t *loop, int64_t now_ms);

@@ -92,7 +92,7 @@ char *health_cache_stats(const char *broker_status, int *http_status)
     json_t *instances =
         json_object_get(json_object_get(json_object_get(root, "services"), SMQ_SVC_CATALOG),
                         "instances");
-    json_int_t hits = 0, misses = 0;
+    json_int_t hits = 0, misses = 0, gw_hits = 0;
     bool available = false;
     const char *inst;
     json_t *st;
@@ -103,9 +103,15 @@ char *health_cache_stats(const char *broker_status, int *http_status)
         json_int_t x = json_integer_value(json_object_get(m, "cache_misses"));
         hits += h > 0 ? h : 0;
         misses += x > 0 ? x : 0;
+        /* The gateways' hits: one counter in Redis that every replica
+         * reads, so the freshest (largest) reading, not a sum. */
+        json_int_t g = json_integer_value(json_object_get(m, "gateway_cache_hits"));
+        if (g > gw_hits)
+            gw_hits = g;
         if (json_is_true(json_object_get(st, "cache")))
             available = true;
     }
+    hits += gw_hits;
     json_t *out;
     if (json_object_size(instances) == 0) {
         *http_status = 503;

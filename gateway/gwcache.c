@@ -1,0 +1,256 @@
+/* Product reads from catalog-svc's cache, in the gateway (see gwcache.h).
+ *
+ * Lookups in flight sit in a ring in the order they were sent; they all
+ * share one timeout, so the ring is also in deadline order. hiredis gets
+ * the lookup's sequence number as privdata: a reply for a lookup already
+ * answered (its deadline passed) finds it done and is dropped. */
+#include "gwcache.h"
+
+#include <ctype.h>
+#include <hiredis/async.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache_keys.h"
+#include "clock.h"
+#include "log.h"
+#include "redis_link.h"
+#include "validate.h"
+
+#define RING_MIN 64
+#define FLUSH_MS 200 /* hit counts go to Redis at most this often */
+
+typedef struct {
+    uint64_t token;
+    int64_t deadline;
+    bool done;
+} pending_t;
+
+struct gwcache {
+    redis_link_t link;
+    gwcache_cb *cb;
+    void *arg;
+    int timeout_ms;
+    char prefix[64];
+    char pgen_key[96];
+    char stats_key[96];
+    pending_t *ring; /* ring[seq & (cap - 1)] for head <= seq < tail */
+    size_t cap;
+    uint64_t head, tail;
+    unsigned long hits, unflushed;
+    int64_t flush_at;
+    bool error_logged;
+};
+
+gwcache_t *gwcache_new(const config_t *cfg, gwcache_cb *cb, void *arg)
+{
+    if (!cfg->redis_enabled)
+        return NULL;
+    gwcache_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cb = cb;
+    self->arg = arg;
+    self->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 100;
+    const char *prefix = getenv(CACHE_PREFIX_ENV);
+    snprintf(self->prefix, sizeof self->prefix, "%s", prefix ? prefix : "");
+    snprintf(self->pgen_key, sizeof self->pgen_key, CACHE_PRODUCT_GEN_KEY_FMT, self->prefix);
+    snprintf(self->stats_key, sizeof self->stats_key, CACHE_GW_STATS_KEY_FMT, self->prefix);
+    char err[256];
+    if (!redis_link_open(&self->link, cfg->redis_url, self->timeout_ms, "read cache",
+                         "forwarding product reads", NULL, self, err, sizeof err)) {
+        log_error(NULL, "read cache: %s", err);
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void gwcache_destroy(gwcache_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    gwcache_t *self = *self_p;
+    redis_link_close(&self->link); /* pending replies see link.destroying */
+    free(self->ring);
+    free(self);
+    *self_p = NULL;
+}
+
+static uint64_t parse_u64(const char *s, size_t len)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    return v;
+}
+
+/* catalog_cache_product_get's rule, on the MGET {pgen, value} reply. */
+static gwcache_rc_t classify(const redisReply *r, const char **json, size_t *len)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return GWCACHE_MISS;
+    const redisReply *g = r->element[0], *v = r->element[1];
+    if (v->type != REDIS_REPLY_STRING)
+        return GWCACHE_MISS;
+    uint64_t gen = g->type == REDIS_REPLY_STRING ? parse_u64(g->str, g->len) : 0;
+    /* "{pgen}:{version}:{json}" */
+    const char *c1 = memchr(v->str, ':', v->len);
+    const char *c2 = c1 ? memchr(c1 + 1, ':', v->len - (size_t)(c1 + 1 - v->str)) : NULL;
+    if (!c2 || parse_u64(v->str, (size_t)(c1 - v->str)) != gen)
+        return GWCACHE_MISS;
+    *json = c2 + 1;
+    *len = v->len - (size_t)(c2 + 1 - v->str);
+    return *len ? GWCACHE_HIT : GWCACHE_NOT_FOUND;
+}
+
+static void pop_done(gwcache_t *self)
+{
+    while (self->head < self->tail && self->ring[self->head & (self->cap - 1)].done)
+        self->head++;
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    gwcache_t *self = ((redis_link_t *)ac->data)->owner;
+    uint64_t seq = (uint64_t)(uintptr_t)privdata;
+    if (self->link.destroying || seq < self->head || seq >= self->tail)
+        return;
+    pending_t *p = &self->ring[seq & (self->cap - 1)];
+    if (p->done)
+        return; /* answered at its deadline */
+    p->done = true;
+    uint64_t token = p->token;
+    const redisReply *reply = r;
+    const char *json = NULL;
+    size_t len = 0;
+    gwcache_rc_t rc = GWCACHE_MISS;
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        if (!self->error_logged)
+            log_warn(NULL, "read cache: Redis error, forwarding: %.200s", reply->str);
+        self->error_logged = true;
+    } else if (reply) {
+        self->error_logged = false;
+        rc = classify(reply, &json, &len);
+    }
+    if (rc != GWCACHE_MISS) {
+        self->hits++;
+        self->unflushed++;
+    }
+    pop_done(self);
+    self->cb(self->arg, token, rc, json, len);
+}
+
+static int ring_push(gwcache_t *self, uint64_t token)
+{
+    if (self->tail - self->head == self->cap) {
+        size_t cap = self->cap ? self->cap * 2 : RING_MIN;
+        pending_t *ring = malloc(cap * sizeof *ring);
+        if (!ring)
+            return -1;
+        for (uint64_t seq = self->head; seq < self->tail; seq++)
+            ring[seq & (cap - 1)] = self->ring[seq & (self->cap - 1)];
+        free(self->ring);
+        self->ring = ring;
+        self->cap = cap;
+    }
+    self->ring[self->tail & (self->cap - 1)] =
+        (pending_t){token, clock_mono_ms() + self->timeout_ms, false};
+    self->tail++;
+    return 0;
+}
+
+int gwcache_product(gwcache_t *self, const char *id, uint64_t token)
+{
+    if (!redis_link_up(&self->link) || strlen(id) != 36 || !v_is_uuid(id))
+        return -1;
+    char key[160];
+    int n = snprintf(key, sizeof key, CACHE_PRODUCT_KEY_FMT, self->prefix, id);
+    if (n < 0 || (size_t)n >= sizeof key)
+        return -1;
+    for (char *c = key + n - 36; *c; c++) /* catalog-svc keys by the lower-case id */
+        *c = (char)tolower((unsigned char)*c);
+    if (ring_push(self, token) != 0)
+        return -1;
+    uint64_t seq = self->tail - 1;
+    const char *argv[] = {"MGET", self->pgen_key, key};
+    if (redisAsyncCommandArgv(self->link.ra.ac, on_reply, (void *)(uintptr_t)seq, 3, argv, NULL) !=
+        REDIS_OK) {
+        self->tail--;
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends the hit count when it is due; a count lost with the connection is
+ * a few hits missing from cache.stats, never a wrong answer. */
+static void flush_hits(gwcache_t *self, int64_t now)
+{
+    if (!self->unflushed || now < self->flush_at || !redis_link_up(&self->link))
+        return;
+    char n[24];
+    snprintf(n, sizeof n, "%lu", self->unflushed);
+    const char *argv[] = {"HINCRBY", self->stats_key, "hits", n};
+    if (redisAsyncCommandArgv(self->link.ra.ac, NULL, NULL, 4, argv, NULL) == REDIS_OK)
+        self->unflushed = 0;
+    self->flush_at = now + FLUSH_MS;
+}
+
+int gwcache_pollitems(gwcache_t *self, zmq_pollitem_t *items, int max)
+{
+    flush_hits(self, clock_mono_ms());
+    /* What this pass queued goes out now, in one write, not after a poll. */
+    if (self->link.ra.ac && self->link.ra.writing && self->link.state == LINK_UP)
+        redisAsyncHandleWrite(self->link.ra.ac);
+    if (max < 1)
+        return 0;
+    return redis_async_pollitem(&self->link.ra, &items[0]);
+}
+
+void gwcache_process(gwcache_t *self, zmq_pollitem_t *items, int n)
+{
+    if (n >= 1 && items[0].revents)
+        redis_async_handle(&self->link.ra, &items[0]);
+}
+
+long gwcache_next_timeout_ms(gwcache_t *self)
+{
+    pop_done(self);
+    int64_t at = redis_link_deadline(&self->link);
+    if (self->head < self->tail && self->ring[self->head & (self->cap - 1)].deadline < at)
+        at = self->ring[self->head & (self->cap - 1)].deadline;
+    if (self->unflushed && self->flush_at < at)
+        at = self->flush_at;
+    if (at == INT64_MAX)
+        return -1;
+    int64_t now = clock_mono_ms();
+    return at <= now ? 0 : (long)(at - now);
+}
+
+void gwcache_timeout(gwcache_t *self)
+{
+    int64_t now = clock_mono_ms();
+    bool late = false;
+    for (pop_done(self); self->head < self->tail; pop_done(self)) {
+        pending_t *p = &self->ring[self->head & (self->cap - 1)];
+        if (p->deadline > now)
+            break;
+        p->done = true;
+        uint64_t token = p->token;
+        late = true;
+        self->head++;
+        self->cb(self->arg, token, GWCACHE_MISS, NULL, 0);
+    }
+    if (late && redis_link_up(&self->link)) {
+        char why[64];
+        snprintf(why, sizeof why, "no reply within %d ms", self->timeout_ms);
+        redis_link_drop(&self->link, why);
+    }
+    redis_link_timeout(&self->link, now);
+}
+
+unsigned long gwcache_hits(gwcache_t *self)
+{
+    return self ? self->hits : 0;
+}
