@@ -24,18 +24,19 @@ const svc_route_t catalog_routes[] = {
 void catalog_app_status(void *arg, json_t *out)
 {
     catalog_app_t *app = arg;
-    long hits, misses, gw_hits;
+    long hits, misses, gw_hits, gw_list_hits;
     catalog_cache_counters(app->cache, &hits, &misses);
     /* A round trip from this thread (at most one try a second when Redis is
      * down) so /health follows Redis even when no request touches the
      * cache; it reads the gateways' hit count on the way. */
-    bool up = catalog_cache_probe_gateway_hits(app->cache, &gw_hits);
+    bool up = catalog_cache_probe_gateway_hits(app->cache, &gw_hits, &gw_list_hits);
     json_object_set_new(out, "cache", json_boolean(up));
     json_object_set_new(out, "cache_enabled", json_boolean(catalog_cache_enabled(app->cache)));
     json_t *m = json_object();
     json_object_set_new(m, "cache_hits", json_integer(hits));
-    /* One shared counter: every replica reports the same figure. */
+    /* Shared counters: every replica reports the same figures. */
     json_object_set_new(m, "gateway_cache_hits", json_integer(gw_hits));
+    json_object_set_new(m, "gateway_list_cache_hits", json_integer(gw_list_hits));
     json_object_set_new(m, "cache_misses", json_integer(misses));
     catalog_cache_list_counters(app->cache, &hits, &misses);
     json_object_set_new(m, "list_cache_hits", json_integer(hits));
@@ -49,9 +50,9 @@ void catalog_app_cache_stats(void *arg, const svc_request_t *req, svc_reply_t *r
 {
     catalog_app_t *app = arg;
     atomic_fetch_add(&app->requests, 1);
-    long hits, misses, gw_hits;
+    long hits, misses, gw_hits, gw_list_hits;
     catalog_cache_counters(app->cache, &hits, &misses);
-    bool up = catalog_cache_probe_gateway_hits(app->cache, &gw_hits);
+    bool up = catalog_cache_probe_gateway_hits(app->cache, &gw_hits, &gw_list_hits);
     hits += gw_hits;
     double rate = hits + misses > 0 ? (double)hits / (double)(hits + misses) : 0.0;
     char *body;

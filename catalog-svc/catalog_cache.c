@@ -56,10 +56,6 @@ static const char product_set_lua[] =
     "redis.call('SET', KEYS[1], g .. ':' .. ARGV[2] .. ':' .. ARGV[3], 'EX', ARGV[4]) "
     "return 1";
 
-/* KEYS[1] gen key; ARGV[1] key prefix + ns + ':', ARGV[2] suffix. Reads the
- * generation and the value under it in one round trip. */
-static const char gen_get_lua[] = "local g = redis.call('GET', KEYS[1]) or '0' "
-                                  "return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}";
 
 static void tconn_free(void *p)
 {
@@ -373,7 +369,7 @@ catalog_cache_rc_t catalog_cache_gen_get(catalog_cache_t *self, const char *ns, 
         return CATALOG_CACHE_DOWN;
     char pfx[160];
     snprintf(pfx, sizeof pfx, "%s%s:", self->prefix, ns);
-    const char *argv[] = {"EVAL", gen_get_lua, "1", self->gen_key, pfx, suffix};
+    const char *argv[] = {"EVAL", CACHE_GEN_GET_LUA, "1", self->gen_key, pfx, suffix};
     cmd_t cmd = {6, argv, NULL};
     redisReply *r;
     if (pipeline(self, 1, &cmd, &r) != 0) {
@@ -500,20 +496,24 @@ uint64_t catalog_cache_epoch(catalog_cache_t *self)
     return atomic_load(&self->epoch);
 }
 
-bool catalog_cache_probe_gateway_hits(catalog_cache_t *self, long *hits)
+bool catalog_cache_probe_gateway_hits(catalog_cache_t *self, long *hits, long *list_hits)
 {
-    *hits = 0;
+    *hits = *list_hits = 0;
     if (!self->enabled)
         return false;
     char key[160];
     snprintf(key, sizeof key, CACHE_GW_STATS_KEY_FMT, self->prefix);
-    const char *argv[] = {"HGET", key, "hits"};
-    cmd_t cmd = {3, argv, NULL};
+    const char *argv[] = {"HMGET", key, "hits", "list_hits"};
+    cmd_t cmd = {4, argv, NULL};
     redisReply *r;
     if (pipeline(self, 1, &cmd, &r) != 0)
         return false;
-    if (r->type == REDIS_REPLY_STRING)
-        *hits = (long)parse_u64(r->str, r->len);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        if (r->element[0]->type == REDIS_REPLY_STRING)
+            *hits = (long)parse_u64(r->element[0]->str, r->element[0]->len);
+        if (r->element[1]->type == REDIS_REPLY_STRING)
+            *list_hits = (long)parse_u64(r->element[1]->str, r->element[1]->len);
+    }
     freeReplyObject(r);
     return true;
 }

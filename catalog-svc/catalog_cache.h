@@ -80,9 +80,9 @@ void catalog_cache_invalidate_all(catalog_cache_t *self);
 uint64_t catalog_cache_epoch(catalog_cache_t *self);
 
 /* One round trip (respecting the per-thread backoff): whether Redis is
- * reachable from this thread, and the product reads the gateways answered
- * from the cache (*hits, 0 when unknown). */
-bool catalog_cache_probe_gateway_hits(catalog_cache_t *self, long *hits);
+ * reachable from this thread, and the product reads and list pages the
+ * gateways answered from the cache (0 when unknown). */
+bool catalog_cache_probe_gateway_hits(catalog_cache_t *self, long *hits, long *list_hits);
 /* Last known reachability (any thread), without I/O. */
 bool catalog_cache_available(catalog_cache_t *self);
 

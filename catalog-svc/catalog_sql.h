@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include "catalog_query.h"
 #include "pgpool.h"
 
 /* Product statements: columns (version int, product json). */
@@ -23,16 +24,8 @@
 #define CATALOG_SQL_CATEGORY_GET "cat_category_get"       /* $1 id */
 #define CATALOG_SQL_CATEGORY_CREATE "cat_category_create" /* $1 name $2 descr */
 
-/* The product list has one statement per combination of filters (so a
- * generic plan never has to cover "filter or not" branches, and each plan
- * can pick its index). Bits of the variant number: */
-enum {
-    CATALOG_LIST_CATEGORY = 1, /* category_id = $ */
-    CATALOG_LIST_PRICE = 2,    /* price BETWEEN COALESCE($min,0) AND COALESCE($max,...) */
-    CATALOG_LIST_SEARCH = 4,   /* name ILIKE $pattern */
-    CATALOG_LIST_IN_STOCK = 8, /* stock > 0 */
-    CATALOG_LIST_VARIANTS = 16
-};
+/* The product list has one statement per combination of filters: see the
+ * CATALOG_LIST_* variant bits in catalog_query.h. */
 /* Name of a list variant's statement: "cat_product_list_<n>". Parameters,
  * in order: $1 page_size, $2 offset, $3 page, then category (if the bit is
  * set), min price, max price (if PRICE), pattern (if SEARCH). One column:

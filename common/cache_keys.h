@@ -13,5 +13,14 @@
 /* Hash: field "hits", product reads the gateways answered from the cache
  * (catalog-svc reports it beside its own counters). */
 #define CACHE_GW_STATS_KEY_FMT "%scache:gwstats"
+/* Product list pages: {prefix}plist:{gen}:{catalog_list_query_key}. */
+#define CACHE_LIST_NS "plist"
+
+/* Reads a generation and the value under it in one round trip. KEYS[1] the
+ * generation key; ARGV[1] key prefix + namespace + ':', ARGV[2] suffix.
+ * Returns {gen, value or nil}. */
+#define CACHE_GEN_GET_LUA                                                                          \
+    "local g = redis.call('GET', KEYS[1]) or '0' "                                                 \
+    "return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}"
 
 #endif

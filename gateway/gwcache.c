@@ -8,11 +8,13 @@
 
 #include <ctype.h>
 #include <hiredis/async.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cache_keys.h"
+#include "catalog_query.h"
 #include "clock.h"
 #include "log.h"
 #include "redis_link.h"
@@ -25,6 +27,7 @@ typedef struct {
     uint64_t token;
     int64_t deadline;
     bool done;
+    bool list; /* a list page, else a product */
 } pending_t;
 
 struct gwcache {
@@ -34,11 +37,13 @@ struct gwcache {
     int timeout_ms;
     char prefix[64];
     char pgen_key[96];
+    char gen_key[96];
+    char list_pfx[96]; /* {prefix}plist: */
     char stats_key[96];
     pending_t *ring; /* ring[seq & (cap - 1)] for head <= seq < tail */
     size_t cap;
     uint64_t head, tail;
-    unsigned long hits, unflushed;
+    unsigned long unflushed, list_unflushed; /* hits not yet sent to Redis */
     int64_t flush_at;
     bool error_logged;
 };
@@ -56,10 +61,12 @@ gwcache_t *gwcache_new(const config_t *cfg, gwcache_cb *cb, void *arg)
     const char *prefix = getenv(CACHE_PREFIX_ENV);
     snprintf(self->prefix, sizeof self->prefix, "%s", prefix ? prefix : "");
     snprintf(self->pgen_key, sizeof self->pgen_key, CACHE_PRODUCT_GEN_KEY_FMT, self->prefix);
+    snprintf(self->gen_key, sizeof self->gen_key, CACHE_LIST_GEN_KEY_FMT, self->prefix);
+    snprintf(self->list_pfx, sizeof self->list_pfx, "%s" CACHE_LIST_NS ":", self->prefix);
     snprintf(self->stats_key, sizeof self->stats_key, CACHE_GW_STATS_KEY_FMT, self->prefix);
     char err[256];
     if (!redis_link_open(&self->link, cfg->redis_url, self->timeout_ms, "read cache",
-                         "forwarding product reads", NULL, self, err, sizeof err)) {
+                         "forwarding product reads", CACHE_GEN_GET_LUA, self, err, sizeof err)) {
         log_error(NULL, "read cache: %s", err);
         free(self);
         return NULL;
@@ -84,6 +91,17 @@ static uint64_t parse_u64(const char *s, size_t len)
     for (size_t i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
         v = v * 10 + (uint64_t)(s[i] - '0');
     return v;
+}
+
+/* catalog_cache_gen_get's rule, on the {gen, value or nil} reply. */
+static gwcache_rc_t classify_list(const redisReply *r, const char **json, size_t *len)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_STRING || r->element[1]->len == 0)
+        return GWCACHE_MISS;
+    *json = r->element[1]->str;
+    *len = r->element[1]->len;
+    return GWCACHE_HIT;
 }
 
 /* catalog_cache_product_get's rule, on the MGET {pgen, value} reply. */
@@ -122,6 +140,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         return; /* answered at its deadline */
     p->done = true;
     uint64_t token = p->token;
+    bool list = p->list;
     const redisReply *reply = r;
     const char *json = NULL;
     size_t len = 0;
@@ -130,19 +149,20 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         if (!self->error_logged)
             log_warn(NULL, "read cache: Redis error, forwarding: %.200s", reply->str);
         self->error_logged = true;
+        /* SCRIPT FLUSH: a new connection loads the script again. */
+        if (strncmp(reply->str, "NOSCRIPT", 8) == 0 && redis_link_up(&self->link))
+            redis_link_drop(&self->link, "script not loaded");
     } else if (reply) {
         self->error_logged = false;
-        rc = classify(reply, &json, &len);
+        rc = list ? classify_list(reply, &json, &len) : classify(reply, &json, &len);
     }
-    if (rc != GWCACHE_MISS) {
-        self->hits++;
-        self->unflushed++;
-    }
+    if (rc != GWCACHE_MISS)
+        (*(list ? &self->list_unflushed : &self->unflushed))++;
     pop_done(self);
     self->cb(self->arg, token, rc, json, len);
 }
 
-static int ring_push(gwcache_t *self, uint64_t token)
+static int ring_push(gwcache_t *self, uint64_t token, bool list)
 {
     if (self->tail - self->head == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : RING_MIN;
@@ -156,8 +176,21 @@ static int ring_push(gwcache_t *self, uint64_t token)
         self->cap = cap;
     }
     self->ring[self->tail & (self->cap - 1)] =
-        (pending_t){token, clock_mono_ms() + self->timeout_ms, false};
+        (pending_t){token, clock_mono_ms() + self->timeout_ms, false, list};
     self->tail++;
+    return 0;
+}
+
+static int lookup_send(gwcache_t *self, uint64_t token, bool list, int argc, const char **argv)
+{
+    if (ring_push(self, token, list) != 0)
+        return -1;
+    uint64_t seq = self->tail - 1;
+    if (redisAsyncCommandArgv(self->link.ra.ac, on_reply, (void *)(uintptr_t)seq, argc, argv,
+                              NULL) != REDIS_OK) {
+        self->tail--;
+        return -1;
+    }
     return 0;
 }
 
@@ -171,29 +204,52 @@ int gwcache_product(gwcache_t *self, const char *id, uint64_t token)
         return -1;
     for (char *c = key + n - 36; *c; c++) /* catalog-svc keys by the lower-case id */
         *c = (char)tolower((unsigned char)*c);
-    if (ring_push(self, token) != 0)
-        return -1;
-    uint64_t seq = self->tail - 1;
     const char *argv[] = {"MGET", self->pgen_key, key};
-    if (redisAsyncCommandArgv(self->link.ra.ac, on_reply, (void *)(uintptr_t)seq, 3, argv, NULL) !=
-        REDIS_OK) {
-        self->tail--;
+    return lookup_send(self, token, false, 3, argv);
+}
+
+int gwcache_list(gwcache_t *self, const query_kv_t *kv, int n, uint64_t token)
+{
+    if (!redis_link_up(&self->link))
         return -1;
-    }
-    return 0;
+    /* The object catalog-svc gets (the last of a repeated key wins). */
+    json_t *query = json_object();
+    for (int i = 0; query && i < n; i++)
+        if (json_object_set_new(query, kv[i].key, json_string(kv[i].val)) != 0) {
+            json_decref(query);
+            query = NULL;
+        }
+    json_t *errs = json_array();
+    catalog_list_query_t q;
+    char key[2048];
+    bool ok = query && errs && catalog_list_query_parse(query, &q, errs) &&
+              catalog_list_query_key(&q, key, sizeof key) >= 0;
+    json_decref(errs);
+    json_decref(query);
+    if (!ok)
+        return -1;
+    const char *argv[] = {"EVALSHA", self->link.sha, "1", self->gen_key, self->list_pfx, key};
+    return lookup_send(self, token, true, 6, argv);
 }
 
 /* Sends the hit count when it is due; a count lost with the connection is
  * a few hits missing from cache.stats, never a wrong answer. */
 static void flush_hits(gwcache_t *self, int64_t now)
 {
-    if (!self->unflushed || now < self->flush_at || !redis_link_up(&self->link))
+    if (!(self->unflushed || self->list_unflushed) || now < self->flush_at ||
+        !redis_link_up(&self->link))
         return;
-    char n[24];
+    char n[24], ln[24];
     snprintf(n, sizeof n, "%lu", self->unflushed);
+    snprintf(ln, sizeof ln, "%lu", self->list_unflushed);
     const char *argv[] = {"HINCRBY", self->stats_key, "hits", n};
-    if (redisAsyncCommandArgv(self->link.ra.ac, NULL, NULL, 4, argv, NULL) == REDIS_OK)
+    const char *largv[] = {"HINCRBY", self->stats_key, "list_hits", ln};
+    if (self->unflushed &&
+        redisAsyncCommandArgv(self->link.ra.ac, NULL, NULL, 4, argv, NULL) == REDIS_OK)
         self->unflushed = 0;
+    if (self->list_unflushed &&
+        redisAsyncCommandArgv(self->link.ra.ac, NULL, NULL, 4, largv, NULL) == REDIS_OK)
+        self->list_unflushed = 0;
     self->flush_at = now + FLUSH_MS;
 }
 
@@ -220,7 +276,7 @@ long gwcache_next_timeout_ms(gwcache_t *self)
     int64_t at = redis_link_deadline(&self->link);
     if (self->head < self->tail && self->ring[self->head & (self->cap - 1)].deadline < at)
         at = self->ring[self->head & (self->cap - 1)].deadline;
-    if (self->unflushed && self->flush_at < at)
+    if ((self->unflushed || self->list_unflushed) && self->flush_at < at)
         at = self->flush_at;
     if (at == INT64_MAX)
         return -1;
@@ -248,9 +304,4 @@ void gwcache_timeout(gwcache_t *self)
         redis_link_drop(&self->link, why);
     }
     redis_link_timeout(&self->link, now);
-}
-
-unsigned long gwcache_hits(gwcache_t *self)
-{
-    return self ? self->hits : 0;
 }

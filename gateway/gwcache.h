@@ -2,17 +2,20 @@
  * §7), without the hops to the broker and catalog-svc.
  *
  * catalog-svc owns the cache: it fills, versions and invalidates every key
- * (common/cache_keys.h). The gateway only reads product:{id} and
- * catalog:pgen in one MGET and applies catalog-svc's own rule: a value is
- * a hit when it was stored under the current product generation. A hit is
- * answered here (200 with the cached JSON, or 404 for a cached "not
- * found"); anything else (a miss, an error, no reply within
+ * (common/cache_keys.h). The gateway only reads, with catalog-svc's own
+ * rules:
+ *   - product detail: product:{id} and catalog:pgen in one MGET; a value
+ *     is a hit when it was stored under the current product generation;
+ *   - list pages: the page under the current list generation, keyed by the
+ *     normalized query (common/catalog_query.h), in one EVALSHA.
+ * A hit is answered here (200 with the cached JSON, or 404 for a cached
+ * "not found" product); anything else (a miss, an error, no reply within
  * ECOM_REDIS_TIMEOUT_MS, Redis down) is forwarded as before, so catalog-svc
  * still decides every miss. The cache is an accelerator: losing it costs
  * speed, never an answer.
  *
  * Hits served here are added up per loop and sent to Redis a few times a
- * second (HINCRBY on CACHE_GW_STATS_KEY_FMT, field "hits"); catalog-svc reports that
+ * second (HINCRBY on CACHE_GW_STATS_KEY_FMT, fields "hits" and "list_hits"); catalog-svc reports that
  * counter beside its own so /api/v1/cache/stats counts every product read
  * once, whichever process answered it.
  *
@@ -27,6 +30,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "routes.h"
 
 typedef struct gwcache gwcache_t;
 
@@ -51,13 +55,14 @@ void gwcache_destroy(gwcache_t **self_p);
  * here (not a UUID, Redis not connected): forward at once. */
 int gwcache_product(gwcache_t *self, const char *id, uint64_t token);
 
+/* Looks up the list page the query asks for, as gwcache_product. A query
+ * catalog-svc would reject (422) is not looked up. */
+int gwcache_list(gwcache_t *self, const query_kv_t *kv, int n, uint64_t token);
+
 /* Event-loop integration, as for the rate limiter (ratelimit.h). */
 int gwcache_pollitems(gwcache_t *self, zmq_pollitem_t *items, int max);
 void gwcache_process(gwcache_t *self, zmq_pollitem_t *items, int n);
 long gwcache_next_timeout_ms(gwcache_t *self);
 void gwcache_timeout(gwcache_t *self);
-
-/* Product reads this loop answered from the cache, for /metrics. */
-unsigned long gwcache_hits(gwcache_t *self);
 
 #endif

@@ -456,17 +456,21 @@ static bool json_content_type(const char *ct)
     return sl > 5 && strncasecmp(sub + sl - 5, "+json", 5) == 0 && !memchr(sub, '/', sl);
 }
 
-/* A product read goes to the read cache first (gwcache.h): true when the
+/* A product or list read goes to the read cache first (gwcache.h): true when the
  * lookup went out and the slot waits for it. */
 static bool cache_lookup(slot_t *s)
 {
     gw_loop_t *L = s->loop;
     const route_match_t *m = &s->req.match;
-    if (!L->cache || L->stopping || strcmp(s->method, "GET") != 0 ||
-        strcmp(m->route->op, "products.get") != 0 || m->nparams != 1)
+    if (!L->cache || L->stopping || strcmp(s->method, "GET") != 0)
         return false;
     uint64_t token = (uint64_t)s->gen << 32 | s->index;
-    if (gwcache_product(L->cache, m->params[0].value, token) != 0)
+    int rc = -1;
+    if (strcmp(m->route->op, "products.get") == 0 && m->nparams == 1)
+        rc = gwcache_product(L->cache, m->params[0].value, token);
+    else if (strcmp(m->route->op, "products.list") == 0)
+        rc = gwcache_list(L->cache, s->req.query, s->req.nquery, token);
+    if (rc != 0)
         return false;
     s->state = SLOT_CACHE;
     slot_suspend(s);

@@ -3,7 +3,8 @@
  * unavailable; caching resumes by itself when Redis is back), and events
  * from a publisher of our own through the broker's proxy (in-order
  * stock.changed drops the named product; a sequence gap, a restart and
- * three missed heartbeats invalidate everything). */
+ * three missed heartbeats invalidate everything), and the gateway answering
+ * hits by itself. */
 #include <czmq.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 
 #include "admin_auth.h"
 #include "harness.h"
@@ -112,13 +114,20 @@ static bool wait_health_cache(const char *want, int timeout_ms)
     return false;
 }
 
-static void stats(bool *available, long *hits)
+static long stats_misses(bool *available, long *hits)
 {
     json_t *j = NULL;
     assert_int_equal(http_json(h, "GET", "/api/v1/cache/stats", NULL, &j), 200);
     *available = json_is_true(json_object_get(j, "available"));
     *hits = (long)json_integer_value(json_object_get(j, "hits"));
+    long misses = (long)json_integer_value(json_object_get(j, "misses"));
     json_decref(j);
+    return misses;
+}
+
+static void stats(bool *available, long *hits)
+{
+    stats_misses(available, hits);
 }
 
 static void redis_killed_reads_still_answer_then_caching_resumes(void **state)
@@ -350,12 +359,76 @@ static void events_invalidate(void **state)
     zsock_destroy(&pub);
 }
 
+static void get(const char *path, http_resp_t *r)
+{
+    assert_int_equal(http_request(h, "GET", path, NULL, NULL, r), 0);
+    assert_int_equal(r->status, 200);
+}
+
+/* The gateway answers hits itself (gateway/gwcache.h): with catalog-svc
+ * frozen, a cached product and a cached list page still answer with the
+ * same bytes. A bumped product generation sends the read to catalog-svc
+ * again (a miss there), and a frozen Redis costs a read at most the
+ * lookup's timeout before it is forwarded. */
+static void gateway_answers_hits_itself(void **state)
+{
+    char id[64], path[128];
+    create_product("GW-1", "7.00", id);
+    snprintf(path, sizeof path, "/api/v1/products/%s", id);
+    const char *list = "/api/v1/products?search=Cache%20GW&page_size=5";
+    http_resp_t a, b, la, lb;
+    get(path, &a);
+    get(list, &la); /* fills the page */
+    get(list, &lb);
+    http_resp_clear(&lb);
+
+    assert_int_equal(harness_kill(h, "catalog-svc", SIGSTOP), 0);
+    get(path, &b);
+    assert_string_equal(a.body, b.body);
+    http_resp_clear(&b);
+    get(list, &lb);
+    assert_string_equal(la.body, lb.body);
+    http_resp_clear(&lb);
+    assert_int_equal(harness_kill(h, "catalog-svc", SIGCONT), 0);
+
+    /* Every cached product is stale once catalog:pgen moves. */
+    bool avail;
+    long hits, m0 = stats_misses(&avail, &hits);
+    redisContext *rc = redisConnect("127.0.0.1", harness_redis_port(h));
+    assert_true(rc && !rc->err);
+    redisReply *rep = redisCommand(rc, "INCR catalog:pgen");
+    assert_true(rep && rep->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(rep);
+    redisFree(rc);
+    get(path, &b);
+    assert_string_equal(a.body, b.body);
+    http_resp_clear(&b);
+    long until = now_ms() + scaled(5000), m1 = m0;
+    while (m1 == m0 && now_ms() < until) {
+        usleep(200 * 1000);
+        m1 = stats_misses(&avail, &hits);
+    }
+    assert_true(m1 > m0); /* catalog-svc answered it */
+
+    /* Redis frozen: the lookup times out and the read is forwarded. */
+    assert_int_equal(harness_kill(h, "redis", SIGSTOP), 0);
+    long t0 = now_ms();
+    get(path, &b);
+    assert_true(now_ms() - t0 < scaled(3000));
+    assert_string_equal(a.body, b.body);
+    http_resp_clear(&b);
+    assert_int_equal(harness_kill(h, "redis", SIGCONT), 0);
+    http_resp_clear(&a);
+    http_resp_clear(&la);
+}
+
 int main(void)
 {
     zsys_handler_set(NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(events_invalidate),
         cmocka_unit_test(redis_killed_reads_still_answer_then_caching_resumes),
+        cmocka_unit_test(gateway_answers_hits_itself),
     };
     int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
     zsys_shutdown();

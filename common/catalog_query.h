@@ -1,7 +1,9 @@
 /* catalog_query: the product list's query string, validated (API.md:
  * page >= 1, page_size 1..100, category_id, min_price, max_price, search,
  * in_stock), turned into statement parameters and into a normalized cache
- * key (two requests asking for the same page share one key). */
+ * key (two requests asking for the same page share one key). Shared:
+ * catalog-svc runs the query, and the gateway looks the same key up in the
+ * cache (gateway/gwcache.h), so both must build it the same way. */
 #ifndef CATALOG_QUERY_H
 #define CATALOG_QUERY_H
 
@@ -10,6 +12,18 @@
 #include <stdint.h>
 
 #define CATALOG_SEARCH_MAX 200 /* characters; names are at most 200 */
+
+/* The product list has one statement per combination of filters (so a
+ * generic plan never has to cover "filter or not" branches, and each plan
+ * can pick its index). Bits of the variant number
+ * (catalog_sql.h names the statements): */
+enum {
+    CATALOG_LIST_CATEGORY = 1, /* category_id = $ */
+    CATALOG_LIST_PRICE = 2,    /* price BETWEEN COALESCE($min,0) AND COALESCE($max,...) */
+    CATALOG_LIST_SEARCH = 4,   /* name ILIKE $pattern */
+    CATALOG_LIST_IN_STOCK = 8, /* stock > 0 */
+    CATALOG_LIST_VARIANTS = 16
+};
 
 typedef struct {
     int64_t page, page_size;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "catalog_sql.h"
 #include "validate.h"
 
 bool catalog_uuid_normalize(const char *s, char out[37])
