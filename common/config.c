@@ -56,6 +56,7 @@ static const cf_field_t fields[] = {
     CF_I("ECOM_DB_PREPING_IDLE_MS", db_preping_idle_ms, "1000", 0, 3600000),
 
     CF_S("ECOM_REDIS_URL", CF_REDISURL, redis_url, "redis://127.0.0.1:6379/0"),
+    CF_S("ECOM_CACHE_REDIS_URL", CF_REDISURL, cache_redis_url, ""), /* "": ECOM_REDIS_URL */
     CF_B("ECOM_REDIS_ENABLED", redis_enabled, "true"),
     CF_I("ECOM_REDIS_CACHE_TTL", redis_cache_ttl, "300", 1, 30 * 86400),
     CF_I("ECOM_REDIS_TIMEOUT_MS", redis_timeout_ms, "100", 1, 60000),
@@ -356,7 +357,7 @@ static int set_field(config_t *cfg, const cf_field_t *f, const char *value, char
         }
         break;
     case CF_REDISURL:
-        if (strncmp(value, "redis://", 8) != 0) {
+        if (strncmp(value, "redis://", 8) != 0 && !(value[0] == '\0' && !f->def[0])) {
             snprintf(err, errlen, "%s: expected a redis:// URL, got '%s'", f->name, shown);
             return -1;
         }

@@ -32,6 +32,10 @@ typedef struct {
 
     /* Redis */
     char redis_url[512];   /* ECOM_REDIS_URL (redis://127.0.0.1:6379/0) */
+    /* ECOM_CACHE_REDIS_URL (empty: ECOM_REDIS_URL): where the gateway reads
+     * catalog-svc's cache, when its own ECOM_REDIS_URL (rate limits) is
+     * another database or server. */
+    char cache_redis_url[512];
     bool redis_enabled;    /* ECOM_REDIS_ENABLED (true) */
     int redis_cache_ttl;   /* ECOM_REDIS_CACHE_TTL (300) seconds */
     int redis_timeout_ms;  /* ECOM_REDIS_TIMEOUT_MS (100) */

@@ -76,7 +76,9 @@ static int loop_init(gateway_t *gw, gw_loop_t *L, int index, const struct sockad
     if (!L->rl)
         return -1;
     L->rl_on = ratelimit_enabled(L->rl);
-    L->cache = gwcache_new(cfg, gwhttp_on_cache, L); /* NULL: reads are forwarded */
+    L->cache = gwcache_new(cfg, gwhttp_on_cache, L);
+    if (cfg->redis_enabled && !L->cache)
+        return -1;
 
     L->dealer = zsock_new(ZMQ_DEALER);
     if (!L->dealer)

@@ -65,7 +65,8 @@ gwcache_t *gwcache_new(const config_t *cfg, gwcache_cb *cb, void *arg)
     snprintf(self->list_pfx, sizeof self->list_pfx, "%s" CACHE_LIST_NS ":", self->prefix);
     snprintf(self->stats_key, sizeof self->stats_key, CACHE_GW_STATS_KEY_FMT, self->prefix);
     char err[256];
-    if (!redis_link_open(&self->link, cfg->redis_url, self->timeout_ms, "read cache",
+    const char *url = cfg->cache_redis_url[0] ? cfg->cache_redis_url : cfg->redis_url;
+    if (!redis_link_open(&self->link, url, self->timeout_ms, "read cache",
                          "forwarding product reads", CACHE_GEN_GET_LUA, self, err, sizeof err)) {
         log_error(NULL, "read cache: %s", err);
         free(self);

@@ -44,8 +44,9 @@ typedef enum {
 typedef void(gwcache_cb)(void *arg, uint64_t token, gwcache_rc_t rc, const char *json,
                          size_t len);
 
-/* NULL when the cache is off (ECOM_REDIS_ENABLED=false) or on a bad URL
- * (logged). */
+/* Reads the cache at ECOM_CACHE_REDIS_URL, or ECOM_REDIS_URL when that is
+ * empty. NULL when the cache is off (ECOM_REDIS_ENABLED=false), or on a bad
+ * URL (logged) or no memory. */
 gwcache_t *gwcache_new(const config_t *cfg, gwcache_cb *cb, void *arg);
 /* Lookups still pending are dropped: their callbacks are not called. */
 void gwcache_destroy(gwcache_t **self_p);

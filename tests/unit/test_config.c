@@ -77,6 +77,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.db_pool_recycle_s, 1800);
     assert_int_equal(cfg.db_preping_idle_ms, 1000);
     assert_string_equal(cfg.redis_url, "redis://127.0.0.1:6379/0");
+    assert_string_equal(cfg.cache_redis_url, ""); /* the gateway then reads ECOM_REDIS_URL */
     assert_true(cfg.redis_enabled);
     assert_int_equal(cfg.redis_cache_ttl, 300);
     assert_int_equal(cfg.redis_timeout_ms, 100);
@@ -209,6 +210,8 @@ static void test_bad_values(void **state)
     expect_bad("ECOM_DATABASE_URL", "mysql://x/y", "postgresql://");
     expect_bad("ECOM_DATABASE_URL", "", "postgresql://");
     expect_bad("ECOM_REDIS_URL", "http://127.0.0.1:6379", "redis://");
+    expect_bad("ECOM_REDIS_URL", "", "redis://");
+    expect_bad("ECOM_CACHE_REDIS_URL", "http://127.0.0.1:6379", "redis://");
     expect_bad("ECOM_LOG_LEVEL", "verbose", "debug, info, warn, error");
     expect_bad("ECOM_BROKER_ENDPOINTS", "127.0.0.1:5555", "ZeroMQ endpoints");
     expect_bad("ECOM_BROKER_ENDPOINTS", " , ", "ZeroMQ endpoints");
