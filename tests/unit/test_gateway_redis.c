@@ -1,8 +1,13 @@
-/* ratelimit_t against a real, private redis-server driven the way the
- * gateway drives it (zmq_poll on its poll items and timeout): the Lua
- * sliding log, NOSCRIPT recovery, a stalled Redis answered locally within
- * the deadline (late replies ignored, every callback exactly once), a dead
- * Redis, and recovery. Skipped when redis-server is not installed. */
+/* The gateway's two Redis users against a real, private redis-server,
+ * driven the way the gateway drives them (zmq_poll on their poll items and
+ * timeouts).
+ * ratelimit_t: the Lua sliding log, NOSCRIPT recovery, a stalled Redis
+ * answered locally within the deadline (late replies ignored, every
+ * callback exactly once), a dead Redis, and recovery.
+ * gwcache_t: catalog-svc's rules for a hit (generation, cached 404, list
+ * pages by normalized query), many lookups in flight, a stalled Redis
+ * answered "miss" within the deadline, and the hit counts it sends.
+ * Skipped when redis-server is not installed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +29,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "gwcache.h"
 #include "log.h"
 #include "ratelimit.h"
 
@@ -523,6 +529,172 @@ static void test_disabled_and_local_only(void **state)
     assert_null(ratelimit_new(&cfg));
 }
 
+/* ---- gwcache ---- */
+
+typedef struct {
+    int calls;
+    uint64_t token;
+    gwcache_rc_t rc;
+    char json[256];
+} found_t;
+
+static found_t s_found[300];
+
+static void on_found(void *arg, uint64_t token, gwcache_rc_t rc, const char *json, size_t len)
+{
+    (void)arg;
+    assert_true(token < 300);
+    found_t *f = &s_found[token];
+    f->calls++;
+    f->token = token;
+    f->rc = rc;
+    snprintf(f->json, sizeof f->json, "%.*s", (int)len, json ? json : "");
+}
+
+static void cache_pump(gwcache_t *c, int ms)
+{
+    int64_t end = clock_mono_ms() + ms;
+    for (int64_t now = clock_mono_ms(); now < end; now = clock_mono_ms()) {
+        zmq_pollitem_t items[1];
+        int n = gwcache_pollitems(c, items, 1);
+        long t = gwcache_next_timeout_ms(c);
+        if (t < 0 || t > end - now)
+            t = (long)(end - now);
+        zmq_poll(items, n, t);
+        gwcache_process(c, items, n);
+        if (gwcache_next_timeout_ms(c) == 0)
+            gwcache_timeout(c);
+    }
+}
+
+/* The lookup for token: -1 if it was not sent, else its answer. */
+static int lookup(gwcache_t *c, const char *id, const query_kv_t *kv, int n, uint64_t token)
+{
+    memset(&s_found[token], 0, sizeof s_found[token]);
+    int rc = id ? gwcache_product(c, id, token) : gwcache_list(c, kv, n, token);
+    if (rc != 0)
+        return -1;
+    for (int i = 0; i < 500 && s_found[token].calls == 0; i++)
+        cache_pump(c, 2);
+    assert_int_equal(s_found[token].calls, 1);
+    return (int)s_found[token].rc;
+}
+
+#define ID "4f8e2a56-1c2b-4d3e-9f00-aa11bb22cc33"
+
+/* A new cache, once its connection is up (lookups are refused until then). */
+static gwcache_t *cache_up(config_t *cfg)
+{
+    gwcache_t *c = gwcache_new(cfg, on_found, NULL);
+    assert_non_null(c);
+    for (int i = 0; i < 200; i++) {
+        if (lookup(c, "00000000-0000-0000-0000-0000000000ff", NULL, 0, 299) >= 0)
+            return c;
+        cache_pump(c, 10);
+    }
+    fail_msg("the read cache never connected");
+    return NULL;
+}
+
+static void test_cache_rules(void **state)
+{
+    (void)state;
+    if (redis_pid <= 0)
+        skip();
+    unsetenv("ECOM_CATALOG_CACHE_PREFIX");
+    config_t cfg = make_config(0, 60);
+    gwcache_t *c = cache_up(&cfg);
+    redis_cmd("SET catalog:pgen 5");
+    redis_cmd("SET product:" ID " 5:3:{\"id\":1}");
+    assert_int_equal(lookup(c, ID, NULL, 0, 1), GWCACHE_HIT);
+    assert_string_equal(s_found[1].json, "{\"id\":1}");
+    /* catalog-svc keys by the lower-case id */
+    assert_int_equal(lookup(c, "4F8E2A56-1C2B-4D3E-9F00-AA11BB22CC33", NULL, 0, 2), GWCACHE_HIT);
+    /* stored under an older generation: stale */
+    redis_cmd("INCR catalog:pgen");
+    assert_int_equal(lookup(c, ID, NULL, 0, 3), GWCACHE_MISS);
+    redis_cmd("SET product:" ID " 6:4:");
+    assert_int_equal(lookup(c, ID, NULL, 0, 4), GWCACHE_NOT_FOUND);
+    redis_cmd("DEL product:" ID);
+    assert_int_equal(lookup(c, ID, NULL, 0, 5), GWCACHE_MISS);
+    /* not a UUID: catalog-svc answers it */
+    assert_int_equal(lookup(c, "42", NULL, 0, 6), -1);
+
+    /* list pages: the page under the current list generation, by the
+     * normalized query (parameter order and repeats do not matter) */
+    redis_cmd("SET catalog:gen 9");
+    redis_cmd("SET plist:9:p=2&ps=5&c=&min=&max=&st=0&s=lamp {\"items\":[]}");
+    query_kv_t q1[] = {{"search", "lamp"}, {"page", "2"}, {"page_size", "5"}};
+    assert_int_equal(lookup(c, NULL, q1, 3, 7), GWCACHE_HIT);
+    assert_string_equal(s_found[7].json, "{\"items\":[]}");
+    query_kv_t q2[] = {{"page_size", "7"}, {"page", "2"}, {"page_size", "5"}, {"search", "lamp"}};
+    assert_int_equal(lookup(c, NULL, q2, 4, 8), GWCACHE_HIT);
+    redis_cmd("INCR catalog:gen");
+    assert_int_equal(lookup(c, NULL, q1, 3, 9), GWCACHE_MISS);
+    query_kv_t bad[] = {{"page", "0"}};
+    assert_int_equal(lookup(c, NULL, bad, 1, 10), -1); /* a 422: catalog-svc words it */
+
+    /* hits (and cached 404s) reach Redis within a flush interval */
+    cache_pump(c, 300);
+    assert_int_equal(redis_int("HGET cache:gwstats %s", "hits"), 3);
+    assert_int_equal(redis_int("HGET cache:gwstats %s", "list_hits"), 2);
+    gwcache_destroy(&c);
+    assert_null(c);
+}
+
+static void test_cache_many_in_flight_and_stalls(void **state)
+{
+    (void)state;
+    if (redis_pid <= 0)
+        skip();
+    config_t cfg = make_config(0, 60);
+    gwcache_t *c = cache_up(&cfg);
+    redis_cmd("SET catalog:pgen 1");
+    redis_cmd("SET product:" ID " 1:1:{\"ok\":true}");
+    /* more lookups than the ring starts with, all in one pass */
+    for (uint64_t t = 0; t < 200; t++) {
+        memset(&s_found[t], 0, sizeof s_found[t]);
+        assert_int_equal(gwcache_product(c, ID, t), 0);
+    }
+    for (int i = 0; i < 500; i++) {
+        int done = 0;
+        for (int t = 0; t < 200; t++)
+            done += s_found[t].calls;
+        if (done == 200)
+            break;
+        cache_pump(c, 2);
+    }
+    for (int t = 0; t < 200; t++) {
+        assert_int_equal(s_found[t].calls, 1);
+        assert_int_equal(s_found[t].rc, GWCACHE_HIT);
+    }
+
+    /* Redis stalls: each lookup is answered "miss" at its deadline, once;
+     * the late replies are dropped and the connection comes back */
+    kill(redis_pid, SIGSTOP);
+    for (uint64_t t = 0; t < 3; t++) {
+        memset(&s_found[t], 0, sizeof s_found[t]);
+        assert_int_equal(gwcache_product(c, ID, t), 0);
+    }
+    int64_t t0 = clock_mono_ms();
+    while (s_found[2].calls == 0 && clock_mono_ms() - t0 < 2000)
+        cache_pump(c, 5);
+    kill(redis_pid, SIGCONT);
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(s_found[t].calls, 1);
+        assert_int_equal(s_found[t].rc, GWCACHE_MISS);
+    }
+    int rc = -1;
+    for (int i = 0; i < 300 && rc != GWCACHE_HIT; i++) {
+        cache_pump(c, 10);
+        rc = lookup(c, ID, NULL, 0, 5);
+    }
+    assert_int_equal(rc, GWCACHE_HIT);
+    for (int t = 0; t < 3; t++)
+        assert_int_equal(s_found[t].calls, 1);
+    gwcache_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +705,8 @@ int main(void)
         cmocka_unit_test(test_partial_slide),
         cmocka_unit_test(test_destroy_with_pending),
         cmocka_unit_test(test_outage_falls_back_locally),
+        cmocka_unit_test(test_cache_rules),
+        cmocka_unit_test(test_cache_many_in_flight_and_stalls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
