@@ -2,6 +2,7 @@
  * (see catalog_cache.h for the key layout and the rules). */
 #include "catalog_cache.h"
 #include "cache_keys.h"
+#include "cache_value.h"
 #include "redis_sync.h"
 #include "redis_url.h"
 
@@ -252,14 +253,6 @@ static int ttl_jitter(catalog_cache_t *self, int ttl)
     return out > 0 ? out : 1;
 }
 
-static uint64_t parse_u64(const char *s, size_t len)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    return v;
-}
-
 static void count(catalog_cache_t *self, bool hit)
 {
     atomic_fetch_add(hit ? &self->hits : &self->misses, 1);
@@ -291,20 +284,16 @@ catalog_cache_rc_t catalog_cache_product_get(catalog_cache_t *self, const char *
     catalog_cache_rc_t rc = CATALOG_CACHE_MISS;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
         redisReply *g = r->element[0], *v = r->element[1];
-        *gen = g->type == REDIS_REPLY_STRING ? parse_u64(g->str, g->len) : 0;
-        if (v->type == REDIS_REPLY_STRING) {
-            /* "{pgen}:{version}:{json}" */
-            char *c1 = memchr(v->str, ':', v->len);
-            char *c2 = c1 ? memchr(c1 + 1, ':', v->len - (size_t)(c1 + 1 - v->str)) : NULL;
-            if (c2 && parse_u64(v->str, (size_t)(c1 - v->str)) == *gen) {
-                size_t off = (size_t)(c2 + 1 - v->str);
-                if (off == v->len) {
-                    rc = CATALOG_CACHE_NEGATIVE;
-                } else if ((*json = strndup(c2 + 1, v->len - off))) {
-                    rc = CATALOG_CACHE_HIT;
-                }
-            }
-        }
+        *gen = g->type == REDIS_REPLY_STRING ? cache_parse_u64(g->str, g->len) : 0;
+        const char *body;
+        size_t len;
+        cache_value_t cv = v->type == REDIS_REPLY_STRING
+                               ? cache_product_value(v->str, v->len, *gen, &body, &len)
+                               : CACHE_VALUE_STALE;
+        if (cv == CACHE_VALUE_NOT_FOUND)
+            rc = CATALOG_CACHE_NEGATIVE;
+        else if (cv == CACHE_VALUE_FOUND && (*json = strndup(body, len)))
+            rc = CATALOG_CACHE_HIT;
     } else {
         rc = CATALOG_CACHE_DOWN;
     }
@@ -380,7 +369,7 @@ catalog_cache_rc_t catalog_cache_gen_get(catalog_cache_t *self, const char *ns, 
     catalog_cache_rc_t rc = CATALOG_CACHE_DOWN;
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
         r->element[0]->type == REDIS_REPLY_STRING) {
-        *gen = parse_u64(r->element[0]->str, r->element[0]->len);
+        *gen = cache_parse_u64(r->element[0]->str, r->element[0]->len);
         rc = CATALOG_CACHE_MISS;
         if (r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING &&
             (*json = strndup(r->element[1]->str, r->element[1]->len)))
@@ -510,9 +499,9 @@ bool catalog_cache_probe_gateway_hits(catalog_cache_t *self, long *hits, long *l
         return false;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
         if (r->element[0]->type == REDIS_REPLY_STRING)
-            *hits = (long)parse_u64(r->element[0]->str, r->element[0]->len);
+            *hits = (long)cache_parse_u64(r->element[0]->str, r->element[0]->len);
         if (r->element[1]->type == REDIS_REPLY_STRING)
-            *list_hits = (long)parse_u64(r->element[1]->str, r->element[1]->len);
+            *list_hits = (long)cache_parse_u64(r->element[1]->str, r->element[1]->len);
     }
     freeReplyObject(r);
     return true;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cache_keys.h"
+#include "cache_value.h"
 #include "catalog_query.h"
 #include "clock.h"
 #include "log.h"
@@ -86,14 +87,6 @@ void gwcache_destroy(gwcache_t **self_p)
     *self_p = NULL;
 }
 
-static uint64_t parse_u64(const char *s, size_t len)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    return v;
-}
-
 /* catalog_cache_gen_get's rule, on the {gen, value or nil} reply. */
 static gwcache_rc_t classify_list(const redisReply *r, const char **json, size_t *len)
 {
@@ -113,15 +106,15 @@ static gwcache_rc_t classify(const redisReply *r, const char **json, size_t *len
     const redisReply *g = r->element[0], *v = r->element[1];
     if (v->type != REDIS_REPLY_STRING)
         return GWCACHE_MISS;
-    uint64_t gen = g->type == REDIS_REPLY_STRING ? parse_u64(g->str, g->len) : 0;
-    /* "{pgen}:{version}:{json}" */
-    const char *c1 = memchr(v->str, ':', v->len);
-    const char *c2 = c1 ? memchr(c1 + 1, ':', v->len - (size_t)(c1 + 1 - v->str)) : NULL;
-    if (!c2 || parse_u64(v->str, (size_t)(c1 - v->str)) != gen)
+    uint64_t gen = g->type == REDIS_REPLY_STRING ? cache_parse_u64(g->str, g->len) : 0;
+    switch (cache_product_value(v->str, v->len, gen, json, len)) {
+    case CACHE_VALUE_FOUND:
+        return GWCACHE_HIT;
+    case CACHE_VALUE_NOT_FOUND:
+        return GWCACHE_NOT_FOUND;
+    default:
         return GWCACHE_MISS;
-    *json = c2 + 1;
-    *len = v->len - (size_t)(c2 + 1 - v->str);
-    return *len ? GWCACHE_HIT : GWCACHE_NOT_FOUND;
+    }
 }
 
 static void pop_done(gwcache_t *self)
