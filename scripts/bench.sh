@@ -378,8 +378,13 @@ pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN{ ok = (op == ">=") ? (a+0 >= 
     echo "| gateway peak RSS ≤ 50 MB (1,000 conns) | ${RSSMB[gateway]} MB | $(pass "${RSSMB[gateway]}" '<=' 50) |"
     m=0; for p in catalog-svc order-svc customer-svc broker; do m=$(awk -v a="$m" -v b="${RSSMB[$p]}" 'BEGIN{print (b > a) ? b : a}'); done
     echo "| each service ≤ 50 MB | largest $m MB | $(pass "$m" '<=' 50) |"
+    echo
+    echo "Not an issue-6 target: our own bound on what rate limiting costs one busy IP (issue 5)."
+    echo
+    echo "| check | measured | met |"
+    echo "|---|---|---|"
     r=$(lower "${RPS[product]}" "${RPS[product-ratelimit-off]}")
-    echo "| rate limiting costs a few percent | ${RPS[product]} on vs ${RPS[product-ratelimit-off]} off req/s: $r lower | $(pass "${r%\%}" '<=' 5) |"
+    echo "| rate limiting costs ≤ 5% of cached product req/s | ${RPS[product]} on vs ${RPS[product-ratelimit-off]} off req/s: $r lower | $(pass "${r%\%}" '<=' 5) |"
 } >"$OUT"
 say "wrote $OUT"
 cat "$OUT"
