@@ -57,7 +57,6 @@ static const char product_set_lua[] =
     "redis.call('SET', KEYS[1], g .. ':' .. ARGV[2] .. ':' .. ARGV[3], 'EX', ARGV[4]) "
     "return 1";
 
-
 static void tconn_free(void *p)
 {
     tconn_t *t = p;

@@ -86,8 +86,8 @@ void catalog_products_list(void *arg, const svc_request_t *req, svc_reply_t *rep
         char key[2048];
         if (catalog_list_query_key(q, key, sizeof key) < 0)
             key[0] = '\0';
-        catalog_cached_read(app, req, rep, CACHE_LIST_NS, key, true, catalog_sql_list_name(variant), n,
-                            values, NULL);
+        catalog_cached_read(app, req, rep, CACHE_LIST_NS, key, true, catalog_sql_list_name(variant),
+                            n, values, NULL);
     }
     json_decref(errs);
     free(q);

@@ -1,7 +1,8 @@
 /* The catalog cache's Redis keys, in one place: catalog-svc owns the cache,
  * order-svc invalidates the products an order touched right after its
- * commit (so the client's next read is fresh), the gateway answers product
- * reads that hit (gateway/gwcache.h), and all must agree on these names. The prefix is ECOM_CATALOG_CACHE_PREFIX ("" by default). */
+ * commit (so the client's next read is fresh), the gateway answers the
+ * reads that hit (gateway/gwcache.h), and all must agree on these names.
+ * The prefix is ECOM_CATALOG_CACHE_PREFIX ("" by default). */
 #ifndef SHOPMQ_CACHE_KEYS_H
 #define SHOPMQ_CACHE_KEYS_H
 
@@ -10,8 +11,9 @@
 #define CACHE_PRODUCT_KEY_FMT "%sproduct:%s"  /* prefix, product id */
 #define CACHE_LIST_GEN_KEY_FMT "%scatalog:gen" /* prefix: list pages' generation */
 #define CACHE_PRODUCT_GEN_KEY_FMT "%scatalog:pgen"
-/* Hash: field "hits", product reads the gateways answered from the cache
- * (catalog-svc reports it beside its own counters). */
+/* Hash: fields "hits" and "list_hits", the product reads and list pages
+ * the gateways answered from the cache (catalog-svc reports them beside its
+ * own counters). */
 #define CACHE_GW_STATS_KEY_FMT "%scache:gwstats"
 /* Product list pages: {prefix}plist:{gen}:{catalog_list_query_key}. */
 #define CACHE_LIST_NS "plist"

@@ -15,9 +15,10 @@
  * speed, never an answer.
  *
  * Hits served here are added up per loop and sent to Redis a few times a
- * second (HINCRBY on CACHE_GW_STATS_KEY_FMT, fields "hits" and "list_hits"); catalog-svc reports that
- * counter beside its own so /api/v1/cache/stats counts every product read
- * once, whichever process answered it.
+ * second (HINCRBY on CACHE_GW_STATS_KEY_FMT, fields "hits" and
+ * "list_hits"); catalog-svc reports those counters beside its own, so
+ * /api/v1/cache/stats counts every product read once, whichever process
+ * answered it.
  *
  * One gwcache_t per gateway event loop (not thread-safe), driven by the
  * loop's zmq_poll like the rate limiter. */
@@ -41,8 +42,7 @@ typedef enum {
 } gwcache_rc_t;
 
 /* Called exactly once for every lookup that gwcache_product accepted. */
-typedef void(gwcache_cb)(void *arg, uint64_t token, gwcache_rc_t rc, const char *json,
-                         size_t len);
+typedef void(gwcache_cb)(void *arg, uint64_t token, gwcache_rc_t rc, const char *json, size_t len);
 
 /* Reads the cache at ECOM_CACHE_REDIS_URL, or ECOM_REDIS_URL when that is
  * empty. NULL when the cache is off (ECOM_REDIS_ENABLED=false), or on a bad

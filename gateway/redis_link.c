@@ -31,11 +31,12 @@ static void on_gone(void *arg)
     if (self->destroying)
         return;
     outage(self, self->last_error[0] ? self->last_error
-                 : self->ra.error[0]  ? self->ra.error
-                                      : "connection closed");
+                 : self->ra.error[0] ? self->ra.error
+                                     : "connection closed");
     self->state = LINK_DOWN;
     self->reconnect_at = clock_mono_ms() + self->backoff_ms;
-    self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
+    self->backoff_ms =
+        self->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : self->backoff_ms * 2;
 }
 
 void redis_link_drop(redis_link_t *self, const char *why)
@@ -115,7 +116,8 @@ static void link_connect(redis_link_t *self)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     self->state = LINK_CONNECTING;
     int t = self->timeout_ms * 10;
-    self->connect_deadline = clock_mono_ms() + (t < CONNECT_TIMEOUT_MIN_MS ? CONNECT_TIMEOUT_MIN_MS : t);
+    self->connect_deadline =
+        clock_mono_ms() + (t < CONNECT_TIMEOUT_MIN_MS ? CONNECT_TIMEOUT_MIN_MS : t);
 
     if (self->url.password[0]) {
         const char *argv[3] = {"AUTH", self->url.username, self->url.password};

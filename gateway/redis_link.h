@@ -29,7 +29,7 @@ typedef struct {
     link_state_t state;
     redis_async_t ra;
     int64_t reconnect_at, connect_deadline, backoff_ms;
-    bool outage;     /* the "unavailable" warning was logged */
+    bool outage; /* the "unavailable" warning was logged */
     bool destroying;
     char last_error[128];
     char sha[41];
