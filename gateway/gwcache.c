@@ -270,7 +270,10 @@ long gwcache_next_timeout_ms(gwcache_t *self)
     int64_t at = redis_link_deadline(&self->link);
     if (self->head < self->tail && self->ring[self->head & (self->cap - 1)].deadline < at)
         at = self->ring[self->head & (self->cap - 1)].deadline;
-    if ((self->unflushed || self->list_unflushed) && self->flush_at < at)
+    /* Counts wait for the connection: no timer for them while it is down,
+     * or the loop would spin until the reconnect. */
+    if ((self->unflushed || self->list_unflushed) && redis_link_up(&self->link) &&
+        self->flush_at < at)
         at = self->flush_at;
     if (at == INT64_MAX)
         return -1;
